@@ -1,0 +1,1 @@
+"""kb-pipeline: knowledge-base inventories of RAG platforms, into DuckDB and Parquet."""

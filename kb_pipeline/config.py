@@ -1,0 +1,196 @@
+"""The pipeline's one YAML configuration file, validated with pydantic.
+
+Any string may reference the environment as `${NAME}` or `${NAME:-default}`. Credentials must be
+such references, never inline values, so a config file can be committed and shared. Every error
+names the file and the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+CONFIG_ENV_VAR = "KB_PIPELINE_CONFIG"
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used, with the file and key at fault."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PaiCredentials(_Strict):
+    access_key_id: SecretStr
+    access_key_secret: SecretStr
+
+
+class VolcCredentials(_Strict):
+    access_key_id: SecretStr
+    secret_access_key: SecretStr
+
+
+class LingmaCredentials(_Strict):
+    token: SecretStr
+
+
+class QianfanCredentials(_Strict):
+    api_key: SecretStr
+
+
+class _Source(_Strict):
+    enabled: bool = True
+    endpoint: str
+    qps: float | None = Field(default=None, gt=0, description="requests per second; unset = vendor default")
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_pages: int = Field(default=100_000, gt=0)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+
+class PaiSource(_Source):
+    """PAI LangStudio: knowledge bases per workspace, and their indexing jobs."""
+
+    region: str | None = None
+    workspace_ids: list[str] = Field(min_length=1)
+    knowledge_base_ids: list[str] = Field(default_factory=list, description="empty = all discovered")
+    page_size: int = Field(default=100, ge=1, le=100)
+    credentials: PaiCredentials
+
+
+class VikingDbSource(_Source):
+    """VikingDB knowledge base: collections (snapshots) and the tasks to follow."""
+
+    region: str = "cn-beijing"
+    projects: list[str] = Field(default_factory=list, description="empty = every project")
+    task_ids: list[str] = Field(default_factory=list)
+    credentials: VolcCredentials
+
+
+class LingmaSource(_Source):
+    """Tongyi Lingma (Yunxiao OpenAPI): knowledge bases per organization."""
+
+    organization_ids: list[str] = Field(min_length=1)
+    page_size: int = Field(default=20, ge=1, le=20)
+    credentials: LingmaCredentials
+
+
+class QianfanSource(_Source):
+    """Qianfan AppBuilder: knowledge bases and their documents."""
+
+    knowledge_base_ids: list[str] = Field(default_factory=list, description="empty = all discovered")
+    page_size: int = Field(default=100, ge=1, le=100)
+    credentials: QianfanCredentials
+
+
+class Sources(_Strict):
+    pai_langstudio: PaiSource | None = None
+    vikingdb: VikingDbSource | None = None
+    lingma: LingmaSource | None = None
+    qianfan: QianfanSource | None = None
+
+    def enabled(self) -> dict[str, _Source]:
+        return {name: cfg for name, cfg in self if cfg is not None and cfg.enabled}
+
+
+class PipelineConfig(_Strict):
+    data_dir: Path = Path("data")
+    concurrency: int = Field(
+        default=8, ge=1, le=64, description="knowledge bases extracted at once per source"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    sources: Sources
+
+
+_CREDENTIAL_KEYS = {"credentials"}
+
+
+def _interpolate(node: Any, where: str, path: Path, *, credential: bool = False) -> Any:
+    """Replace ${VAR} references from the environment, refusing inline credentials."""
+    if isinstance(node, dict):
+        return {
+            key: _interpolate(
+                value,
+                f"{where}.{key}" if where else str(key),
+                path,
+                credential=credential or key in _CREDENTIAL_KEYS,
+            )
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [
+            _interpolate(item, f"{where}[{i}]", path, credential=credential) for i, item in enumerate(node)
+        ]
+    if not isinstance(node, str):
+        if credential:
+            raise ConfigError(f"{path}: {where}: credentials must be ${{ENV_VAR}} references")
+        return node
+    if credential and not ENV_REFERENCE.fullmatch(node.strip()):
+        raise ConfigError(
+            f"{path}: {where}: credentials must be an environment reference such as ${{MY_SECRET}}, "
+            "never an inline value"
+        )
+
+    def resolve(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = os.environ.get(name)
+        if value is None or (value == "" and default is not None):
+            if default is None:
+                raise ConfigError(f"{path}: {where}: environment variable {name} is not set")
+            return default
+        return value
+
+    return ENV_REFERENCE.sub(resolve, node)
+
+
+def _describe(error: ValidationError, path: Path) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        message = "unknown key (typo?)" if problem["type"] == "extra_forbidden" else problem["msg"]
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(document: Any, path: Path) -> PipelineConfig:
+    """Validate an already-read YAML document (used by `load_config` and by tests)."""
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        config = PipelineConfig.model_validate(_interpolate(document, "", path))
+    except ValidationError as error:
+        raise ConfigError(_describe(error, path)) from None
+    if not config.data_dir.is_absolute():
+        config = config.model_copy(update={"data_dir": (path.parent / config.data_dir).resolve()})
+    return config
+
+
+def config_path(explicit: Path | str | None = None) -> Path:
+    """The file to read: the explicit path, else $KB_PIPELINE_CONFIG."""
+    chosen = explicit or os.environ.get(CONFIG_ENV_VAR)
+    if not chosen:
+        raise ConfigError(f"no configuration file: pass --config or set {CONFIG_ENV_VAR}")
+    return Path(chosen)
+
+
+def load_config(explicit: Path | str | None = None) -> PipelineConfig:
+    path = config_path(explicit)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return parse_config(document, path)

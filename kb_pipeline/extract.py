@@ -1,0 +1,224 @@
+"""The extraction engine: every selected stream, all sources at once, into one warehouse writer.
+
+Sources run concurrently; inside a source, streams run in dependency order (discovery first) and
+each stream's partitions (knowledge bases, organizations) run a few at a time under the source's
+rate limit. Every warehouse call (normalize, land, merge, cursor) goes through one writer thread,
+so DuckDB sees a single writer, and fetching the next page overlaps with committing the last.
+A failing source or stream is reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from kb_pipeline.config import PipelineConfig
+from kb_pipeline.http.client import create_http_client
+from kb_pipeline.http.errors import ApiError, AuthError
+from kb_pipeline.pages import Page
+from kb_pipeline.sources import SOURCES, Source, Stream
+from kb_pipeline.sources.base import StreamContext
+from kb_pipeline.warehouse import Warehouse
+from kb_pipeline.warehouse.known import KnownSnapshot
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Progress = Callable[[Page], None]
+
+
+@dataclass
+class StreamReport:
+    """What one stream did in one run: the figures the Dagster UI and the CLI show."""
+
+    stream: str
+    source: str
+    partitions: int = 0
+    pages: int = 0
+    records: int = 0
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    rows: dict[str, Counter[str]] = field(default_factory=dict)
+    cursors_before: dict[str, Any] = field(default_factory=dict)
+    cursors_after: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def add_rows(self, stats: dict[str, dict[str, int]]) -> None:
+        for table, counts in stats.items():
+            self.rows.setdefault(table, Counter()).update(counts)
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    streams: list[StreamReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(report.ok for report in self.streams)
+
+    def failed_sources(self) -> list[str]:
+        return sorted({report.source for report in self.streams if not report.ok})
+
+
+def select_streams(
+    sources: Iterable[str] | None = None, streams: Iterable[str] | None = None
+) -> dict[str, list[Stream]]:
+    """The streams to run per source, in dependency order; unknown names raise a clear error."""
+    wanted_sources = set(sources or SOURCES)
+    unknown = wanted_sources - SOURCES.keys()
+    if unknown:
+        raise ValueError(f"unknown source(s) {sorted(unknown)}; sources are {sorted(SOURCES)}")
+    wanted_streams = set(streams) if streams else None
+    known_streams = {s.name for source in SOURCES.values() for s in source.streams}
+    if wanted_streams and wanted_streams - known_streams:
+        raise ValueError(f"unknown stream(s) {sorted(wanted_streams - known_streams)}")
+    return {
+        name: [s for s in SOURCES[name].streams if wanted_streams is None or s.name in wanted_streams]
+        for name in SOURCES
+        if name in wanted_sources
+    }
+
+
+class Engine:
+    """One run of the selected streams against one open warehouse."""
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        warehouse: Warehouse,
+        *,
+        run_id: str,
+        full_refresh: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
+        self.config = config
+        self.warehouse = warehouse
+        self.run_id = run_id
+        self.full_refresh = full_refresh
+        self.progress = progress
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-writer")
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    async def run(self, selection: dict[str, list[Stream]]) -> RunReport:
+        report = RunReport(self.run_id)
+        enabled = self.config.sources.enabled()
+        try:
+            async with create_http_client() as http:
+                jobs = [
+                    self._run_source(SOURCES[name], enabled[SOURCES[name].config_key], streams, http, report)
+                    for name, streams in selection.items()
+                    if SOURCES[name].config_key in enabled and streams
+                ]
+                await asyncio.gather(*jobs)
+        finally:
+            self._writer.shutdown(wait=True)
+        return report
+
+    async def _run_source(self, source: Source, settings: Any, streams: list[Stream], http, report) -> None:
+        client = source.client_factory(settings, http)
+        failed: set[str] = set()
+        for stream in streams:
+            stream_report = StreamReport(stream=stream.name, source=source.name)
+            report.streams.append(stream_report)
+            blocked = [name for name in stream.after if name in failed]
+            if blocked:
+                stream_report.errors.append(f"skipped: {', '.join(blocked)} failed first")
+                failed.add(stream.name)
+                continue
+            before = client.stats.snapshot()
+            started = time.monotonic()
+            await self._run_stream(source, stream, settings, client, stream_report)
+            used = client.stats - before
+            stream_report.requests, stream_report.retries = used.requests, used.retries
+            stream_report.throttled = used.throttled
+            stream_report.duration_s = time.monotonic() - started
+            if not stream_report.ok:
+                failed.add(stream.name)
+                log.error("%s failed: %s", stream.name, "; ".join(stream_report.errors))
+
+    async def _run_stream(self, source: Source, stream: Stream, settings: Any, client, report) -> None:
+        known = await self._write(KnownSnapshot.read, self.warehouse)
+        partitions = stream.partitions(settings, known)
+        report.partitions = len(partitions)
+        gate = asyncio.Semaphore(self.config.concurrency)
+        refused = asyncio.Event()
+
+        async def one(partition: str) -> None:
+            async with gate:
+                if refused.is_set():
+                    return
+                cursor = await self._write(self.warehouse.get_cursor, stream.name, partition)
+                report.cursors_before[partition] = cursor
+                ctx = StreamContext(
+                    source=source.name,
+                    stream=stream.name,
+                    client=client,
+                    settings=settings,
+                    cursor=cursor,
+                    full_refresh=self.full_refresh,
+                    run_id=self.run_id,
+                    known=known,
+                )
+                try:
+                    await self._drain(stream, ctx, partition, report)
+                except ApiError as error:
+                    report.errors.append(str(error))
+                    if isinstance(error, AuthError):
+                        refused.set()
+                except Exception as error:  # a bug or a warehouse failure: this stream stops, others go on
+                    log.exception("%s %s failed", stream.name, partition or "")
+                    report.errors.append(f"{stream.name} {partition}: {type(error).__name__}: {error}")
+
+        await asyncio.gather(*(one(partition) for partition in partitions))
+
+    async def _drain(self, stream: Stream, ctx: StreamContext, partition: str, report: StreamReport) -> None:
+        """Commit each page while the next one is fetched; a failed commit stops the partition."""
+        pending: asyncio.Future | None = None
+        try:
+            async for page in stream.extract(ctx, partition):
+                if pending is not None:
+                    await pending
+                pending = asyncio.ensure_future(self._write(self._commit, stream, page, report))
+        finally:
+            if pending is not None:
+                await pending
+
+    def _commit(self, stream: Stream, page: Page, report: StreamReport) -> None:
+        stats = self.warehouse.load_page(page, stream.normalize(page))
+        report.pages += 1
+        report.records += len(page.records)
+        report.add_rows(stats.by_table())
+        report.cursors_after[page.partition] = page.cursor
+        if self.progress:
+            self.progress(page)
+
+
+def extract(
+    config: PipelineConfig,
+    warehouse: Warehouse,
+    *,
+    run_id: str,
+    sources: Iterable[str] | None = None,
+    streams: Iterable[str] | None = None,
+    full_refresh: bool = False,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Run the selected streams into an open warehouse and report what each did."""
+    selection = select_streams(sources, streams)
+    engine = Engine(config, warehouse, run_id=run_id, full_refresh=full_refresh, progress=progress)
+    return asyncio.run(engine.run(selection))

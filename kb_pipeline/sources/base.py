@@ -1,0 +1,76 @@
+"""What a vendor module declares: its streams, each a listing strategy plus a normalizer.
+
+A vendor module in this package exposes `SOURCE` (a `Source`) and nothing else is needed in the
+core: the engine reads the streams, their partitions and their normalizers from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from kb_pipeline.http.client import ErrorParser, VendorClient
+from kb_pipeline.pages import Page, TableRows
+
+
+class KnownRecords(Protocol):
+    """Read-only questions a stream may ask of what the warehouse already holds."""
+
+    def knowledge_base_ids(self, source: str, scope_id: str | None = None) -> list[str]: ...
+
+    def running_job_ids(self, source: str) -> list[str]: ...
+
+    def job_ids(self, source: str) -> set[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamContext:
+    """Everything one stream partition needs for one run."""
+
+    source: str
+    stream: str
+    client: VendorClient
+    settings: Any
+    cursor: dict[str, Any] | None
+    full_refresh: bool
+    run_id: str
+    known: KnownRecords
+
+
+Extract = Callable[[StreamContext, str], AsyncIterator[Page]]
+Partitions = Callable[[Any, KnownRecords], list[str]]
+Normalize = Callable[[Page], TableRows]
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """One stream of DESIGN.md: the tables it feeds, its partitions, how it extracts and normalizes."""
+
+    name: str
+    tables: tuple[str, ...]
+    partitions: Partitions
+    extract: Extract
+    normalize: Normalize
+    after: tuple[str, ...] = ()
+    """Streams of the same source that must finish first (discovery before per-KB streams)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A vendor: its name in the warehouse, how to build its client, and its streams."""
+
+    name: str
+    config_key: str
+    parse_error: ErrorParser
+    client_factory: Callable[[Any, httpx.AsyncClient], VendorClient]
+    streams: tuple[Stream, ...]
+    default_qps: float
+
+    def stream(self, name: str) -> Stream:
+        for candidate in self.streams:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(f"{self.name} has no stream {name!r}")

@@ -1,0 +1,1 @@
+"""Raw landing, validation, DuckDB merge, stream state and Parquet feeds."""
