@@ -228,15 +228,16 @@ class VendorClient:
         info = self._parse_error(response, None if json_error else body)
         request_id = (info.request_id if info else None) or self._request_id_of(response, body)
         if info is not None:
-            if info.throttled:
+            throttled = info.throttled or response.status_code == 429
+            if throttled:
                 self.stats.throttled += 1
-            raise _error_class(response.status_code, info)(
+            raise _error_class(response.status_code, throttled)(
                 info.message or response.reason_phrase or "request failed",
                 **where,
                 http_status=response.status_code,
                 code=info.code,
                 request_id=request_id,
-                retryable=info.retryable or info.throttled,
+                retryable=info.retryable or throttled,
                 retry_after_s=info.retry_after_s,
             )
         if json_error and response.status_code != 204:
@@ -267,8 +268,8 @@ def _parse_json(content: bytes) -> tuple[Any, str | None]:
         return None, str(exc)
 
 
-def _error_class(status: int, info: ErrorInfo) -> type[ApiError]:
-    if info.throttled or status == 429:
+def _error_class(status: int, throttled: bool) -> type[ApiError]:
+    if throttled:
         return ThrottledError
     if status in (401, 403):
         return AuthError

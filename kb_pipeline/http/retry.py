@@ -25,9 +25,11 @@ from kb_pipeline.http.errors import ApiError
 class RetryPolicy:
     """Bounds of the retries of one call.
 
-    A retryable failure waits a random time in [0, min(max_backoff_s, initial_backoff_s * 2**n)],
-    or exactly the vendor's retry-after when it gave one. No wait starts that would end past
-    `max_total_s` after the first attempt: the call gives up at once instead.
+    After failed attempt n a retryable failure waits a random time in
+    [0, min(max_backoff_s, initial_backoff_s * 2**(n-1))] (full jitter), or exactly the vendor's
+    retry-after when it gave one. No wait starts that would end past `max_total_s` after the
+    first attempt: the call gives up at once instead (an attempt in flight is bounded by the
+    HTTP client's timeouts).
     """
 
     max_attempts: int = 6

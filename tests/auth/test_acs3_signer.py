@@ -67,7 +67,9 @@ def pipeline_request(sdk, *, path: str, params=None, json=None) -> httpx.Request
     """The request as the pipeline builds it, with the SDK's own non-signature headers."""
     headers = {name: value for name, value in sdk.headers.items() if name.lower() not in SET_BY_SIGNER}
     content = orjson.dumps(json) if json is not None else None
-    return httpx.Request(sdk.method, f"https://{ENDPOINT}{path}", params=params, headers=headers, content=content)
+    return httpx.Request(
+        sdk.method, f"https://{ENDPOINT}{path}", params=params, headers=headers, content=content
+    )
 
 
 def assert_same_signed_headers(sdk, mine: httpx.Request) -> None:
@@ -105,7 +107,9 @@ CASES = {
             RESERVED, models.GetKnowledgeBaseRequest(workspace_id="ws-1"), {}, RuntimeOptions()
         ),
         {
-            "path": expand_path("/api/v1/langstudio/knowledgebases/{KnowledgeBaseId}", KnowledgeBaseId=RESERVED),
+            "path": expand_path(
+                "/api/v1/langstudio/knowledgebases/{KnowledgeBaseId}", KnowledgeBaseId=RESERVED
+            ),
             "params": {"WorkspaceId": "ws-1"},
         },
     ),
@@ -173,7 +177,11 @@ def test_vector_a2_minimal_header_set() -> None:
     request = httpx.Request(
         "GET",
         f"https://{ENDPOINT}/api/v1/langstudio/knowledgebases/d-ksicx823d/knowledgebasejobs?MaxResults=10&NextToken=20",
-        headers={"x-acs-version": "2024-07-10", "x-acs-action": "ListKnowledgeBaseJobs", "accept": "application/json"},
+        headers={
+            "x-acs-version": "2024-07-10",
+            "x-acs-action": "ListKnowledgeBaseJobs",
+            "accept": "application/json",
+        },
     )
     fixed_signer().sign(request)
     assert request.headers["authorization"] == (
@@ -192,21 +200,33 @@ def test_every_header_on_the_request_is_signed_but_connection_ones() -> None:
     fixed_signer().sign(request)
     signed = re.search(r"SignedHeaders=([^,]+)", request.headers["authorization"]).group(1).split(";")
     assert signed == sorted(signed)
-    assert {"accept", "accept-encoding", "content-type", "host", "user-agent", "x-acs-action", "x-custom"} <= set(
-        signed
-    )
+    assert {
+        "accept",
+        "accept-encoding",
+        "content-type",
+        "host",
+        "user-agent",
+        "x-acs-action",
+        "x-custom",
+    } <= set(signed)
     assert not {"connection", "content-length", "authorization"} & set(signed)
 
 
 def test_each_signing_draws_a_fresh_date_and_nonce() -> None:
     ticks = itertools.count()
-    signer = Acs3Signer(AK, SK, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(ticks)))
+    signer = Acs3Signer(
+        AK, SK, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(ticks))
+    )
     request = httpx.Request("GET", f"https://{ENDPOINT}/p")
     seen = []
     for _ in range(3):
         signer.sign(request)
         seen.append(
-            (request.headers["x-acs-date"], request.headers["x-acs-signature-nonce"], request.headers["authorization"])
+            (
+                request.headers["x-acs-date"],
+                request.headers["x-acs-signature-nonce"],
+                request.headers["authorization"],
+            )
         )
     for field in zip(*seen, strict=True):
         assert len(set(field)) == 3

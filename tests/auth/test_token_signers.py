@@ -9,7 +9,9 @@ from pydantic import SecretStr
 from kb_pipeline.auth import BearerSigner, HeaderTokenSigner, Signer
 
 
-@pytest.mark.parametrize("key", ["bce-v3/ALTAK-abc/def", "Bearer bce-v3/ALTAK-abc/def", SecretStr("bce-v3/ALTAK-abc/def")])
+@pytest.mark.parametrize(
+    "key", ["bce-v3/ALTAK-abc/def", "Bearer bce-v3/ALTAK-abc/def", SecretStr("bce-v3/ALTAK-abc/def")]
+)
 def test_bearer_prefix_is_never_doubled(key) -> None:
     request = httpx.Request("POST", "https://qianfan.example.test/v2/knowledgeBase?Action=DescribeDocuments")
     BearerSigner(key).sign(request)
@@ -17,7 +19,9 @@ def test_bearer_prefix_is_never_doubled(key) -> None:
 
 
 def test_header_token_goes_in_the_named_header() -> None:
-    request = httpx.Request("GET", "https://openapi-rdc.example.test/oapi/v1/lingma/organizations/o/knowledgeBases")
+    request = httpx.Request(
+        "GET", "https://openapi-rdc.example.test/oapi/v1/lingma/organizations/o/knowledgeBases"
+    )
     HeaderTokenSigner("x-yunxiao-token", "pt-0fh3abc").sign(request)
     assert request.headers["x-yunxiao-token"] == "pt-0fh3abc"
     assert "authorization" not in request.headers

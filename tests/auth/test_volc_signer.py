@@ -60,7 +60,9 @@ def sdk_requests(drive) -> list[tuple[str, str, dict[str, str], bytes]]:
 
 
 def generic_service(region: str = "cn-beijing") -> Service:
-    info = ServiceInfo(HOST, {"Accept": "application/json"}, Credentials(AK, SK, "air", region), 5, 5, "https")
+    info = ServiceInfo(
+        HOST, {"Accept": "application/json"}, Credentials(AK, SK, "air", region), 5, 5, "https"
+    )
     return Service(
         info,
         {
@@ -89,7 +91,7 @@ def assert_agrees(sdk_headers: dict[str, str], mine: httpx.Request) -> None:
 
 def test_get_with_spaces_unicode_and_reserved_query_values() -> None:
     params = {"b": RESERVED, "a": "1", "empty": "", "tilde": "~x*y"}
-    ((method, url, headers, body),) = sdk_requests(lambda: generic_service().get("Get", dict(params)))
+    ((method, _, headers, body),) = sdk_requests(lambda: generic_service().get("Get", dict(params)))
     mine = pipeline_request(method, f"https://{HOST}/api/knowledge/x", headers, body, params=params)
     fixed_signer().sign(mine)
     assert_agrees(headers, mine)
@@ -97,7 +99,7 @@ def test_get_with_spaces_unicode_and_reserved_query_values() -> None:
 
 def test_post_json_to_a_path_needing_encoding() -> None:
     payload = {"name": "知识 库", "filter": None, "limit": -1, "q": RESERVED}
-    ((method, url, headers, body),) = sdk_requests(
+    ((method, _, headers, _),) = sdk_requests(
         lambda: generic_service().json("PostEncodedPath", {}, orjson.dumps(payload).decode())
     )
     mine = pipeline_request(
@@ -109,7 +111,7 @@ def test_post_json_to_a_path_needing_encoding() -> None:
 
 @pytest.mark.parametrize("region", ["cn-beijing", "cn-north-1"])
 def test_header_name_casing_does_not_change_the_signature(region: str) -> None:
-    """httpx keeps the caller's spelling; a lowercase `content-type` is signed like the SDK's `Content-Type`."""
+    """httpx keeps the caller's spelling: a lowercase `content-type` is signed like `Content-Type`."""
     ((method, url, headers, body),) = sdk_requests(
         lambda: generic_service(region).json("PostEncodedPath", {"k": "v w"}, SPACED_BODY)
     )
@@ -124,7 +126,7 @@ def vikingdb_collection_list(body: str):
         service = VikingKnowledgeBaseService(host=HOST, region="cn-beijing", ak=AK, sk=SK, scheme="https")
         service.json("ListCollections", {}, body)
 
-    ping, listing = sdk_requests(drive)
+    _ping, listing = sdk_requests(drive)
     return listing
 
 
@@ -189,7 +191,9 @@ def test_default_port_is_not_signed() -> None:
 
 def test_each_signing_draws_a_fresh_date() -> None:
     ticks = itertools.count()
-    signer = VolcSigner(AK, SK, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(ticks)))
+    signer = VolcSigner(
+        AK, SK, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(ticks))
+    )
     request = httpx.Request("POST", f"https://{HOST}/p", content=b"{}")
     seen = set()
     for _ in range(3):

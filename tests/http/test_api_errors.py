@@ -28,7 +28,8 @@ def test_message_names_stream_endpoint_status_code_and_request_id() -> None:
         request_id="abc-123",
     )
     assert str(error) == (
-        "qianfan.documents DescribeDocuments: HTTP 401 UnauthorizedError (request id abc-123): invalid api key"
+        "qianfan.documents DescribeDocuments: HTTP 401 UnauthorizedError (request id abc-123): "
+        "invalid api key"
     )
     assert repr(error) == f"AuthError({str(error)!r})"
 
