@@ -20,8 +20,8 @@ import duckdb
 
 SQL_DIR = Path(__file__).parents[1] / "sql"
 
-_HEADER_FIELD = re.compile(r"--\s*(?P<key>[A-Za-z]+):\s*(?P<text>.*)")
-_CONTINUATION = re.compile(r"--\s+(?P<text>\S.*)")
+_HEADER_FIELD = re.compile(r"-- ?(?P<key>[A-Z][a-z]+):\s*(?P<text>.*)")
+_CONTINUATION = re.compile(r"-- {2,}(?P<text>\S.*)")
 _VIEW_NAME = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(?P<name>\w+)\s+AS\b", re.IGNORECASE)
 _LINE_COMMENT = re.compile(r"--[^\n]*")
 

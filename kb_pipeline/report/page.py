@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import html
-import os
-import tempfile
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from string import Template
@@ -138,13 +137,12 @@ def _check_marts(con: duckdb.DuckDBPyConnection) -> None:
 def _write_atomically(path: Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`: readers never see half a page."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(partial, path)
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
     except BaseException:
-        Path(partial).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
 
 
