@@ -1,1 +1,40 @@
-"""A local, faithful imitation of the four vendors' knowledge-base APIs on one HTTP port."""
+"""A local, faithful imitation of four vendors' knowledge-base HTTP APIs on one port.
+
+PAI LangStudio, VikingDB, Lingma and Qianfan AppBuilder, served by one Starlette app: the same
+paths, parameters, paging, quirks, error envelopes and authentication (signatures recomputed for
+real) as the vendors, over data generated from a seed. A client that works here must work there.
+
+    from kb_pipeline.sandbox import SandboxServer, credentials
+
+    with SandboxServer(seed=7, scale=1.0) as sandbox:
+        sandbox.url                          # http://127.0.0.1:<port>
+        sandbox.dataset.qianfan_documents    # the ground truth, in wire shape
+        sandbox.control.add_fault("qianfan", "throttle", count=2)
+        sandbox.control.add_qianfan_documents(kb_id, count=5)
+        sandbox.requests                     # what clients sent
+
+`python -m kb_pipeline.sandbox --port 8900` serves it in the foreground.
+"""
+
+from kb_pipeline.sandbox import credentials
+from kb_pipeline.sandbox.app import endpoint_listing
+from kb_pipeline.sandbox.control import Control
+from kb_pipeline.sandbox.dataset import ANCHOR, Dataset
+from kb_pipeline.sandbox.faults import FAULT_KINDS, Fault
+from kb_pipeline.sandbox.server import SandboxServer, serve
+from kb_pipeline.sandbox.settings import DEFAULT_QPS, VENDORS, Settings
+
+__all__ = [
+    "ANCHOR",
+    "DEFAULT_QPS",
+    "FAULT_KINDS",
+    "VENDORS",
+    "Control",
+    "Dataset",
+    "Fault",
+    "SandboxServer",
+    "Settings",
+    "credentials",
+    "endpoint_listing",
+    "serve",
+]

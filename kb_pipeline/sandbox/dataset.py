@@ -26,6 +26,7 @@ through `Control` (it keeps the marker positions and takes `lock`); reading is f
 from __future__ import annotations
 
 import bisect
+import gc
 import math
 import threading
 import time
@@ -39,6 +40,7 @@ import orjson
 
 from kb_pipeline.sandbox import records
 from kb_pipeline.sandbox.records import Record
+from kb_pipeline.sandbox.records.common import hex_id
 
 ANCHOR = int(datetime(2026, 3, 1, 8, 0, tzinfo=UTC).timestamp())
 _DAY = 86_400
@@ -83,12 +85,12 @@ class Dataset:
     qianfan_documents: dict[str, list[Record]]
     vikingdb_collections: dict[str, list[Record]]
     vikingdb_tasks: dict[str, Record]
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-    rng: Random = field(default_factory=Random, repr=False)
+    lock: threading.RLock = field(init=False, repr=False, default_factory=threading.RLock)
+    rng: Random = field(init=False, repr=False)
     """Draws the records `Control` adds, so a scripted sequence of changes is reproducible too."""
 
     def __post_init__(self) -> None:
-        self.rng.seed(f"{self.seed}:{self.scale}:changes")
+        self.rng = Random(f"{self.seed}:{self.scale}:changes")
         self.qianfan_kb_positions = Positions([kb["id"] for kb in self.qianfan_knowledge_bases])
         self.qianfan_doc_positions = {
             kb_id: Positions([d["id"] for d in docs]) for kb_id, docs in self.qianfan_documents.items()
@@ -101,9 +103,16 @@ class Dataset:
         if scale <= 0:
             raise ValueError(f"scale must be positive, not {scale}")
         at = int(anchor.timestamp()) if isinstance(anchor, datetime) else int(anchor)
-        workspaces, pai_kbs, jobs = _generate_pai(Random(f"{seed}:pai"), scale, at)
-        qianfan_kbs, documents = _generate_qianfan(Random(f"{seed}:qianfan"), scale, at)
-        collections, tasks = _generate_vikingdb(Random(f"{seed}:vikingdb"), scale, at)
+        collecting = gc.isenabled()
+        gc.disable()  # nothing generated here is cyclic; collecting while building 10^5 dicts costs seconds
+        try:
+            workspaces, pai_kbs, jobs = _generate_pai(Random(f"{seed}:pai"), scale, at)
+            qianfan_kbs, documents = _generate_qianfan(Random(f"{seed}:qianfan"), scale, at)
+            collections, tasks = _generate_vikingdb(Random(f"{seed}:vikingdb"), scale, at)
+            organizations = _generate_lingma(Random(f"{seed}:lingma"), scale, at)
+        finally:
+            if collecting:
+                gc.enable()
         return cls(
             seed=seed,
             scale=scale,
@@ -111,7 +120,7 @@ class Dataset:
             pai_workspaces=workspaces,
             pai_knowledge_bases=pai_kbs,
             pai_jobs=jobs,
-            lingma_organizations=_generate_lingma(Random(f"{seed}:lingma"), scale, at),
+            lingma_organizations=organizations,
             qianfan_knowledge_bases=qianfan_kbs,
             qianfan_documents=documents,
             vikingdb_collections=collections,
@@ -123,7 +132,10 @@ class Dataset:
         return max(int(time.time()), self.anchor + 1)
 
     def pai_knowledge_base(self, kb_id: str) -> Record | None:
-        return next((kb for kbs in self.pai_knowledge_bases.values() for kb in kbs if kb["KnowledgeBaseId"] == kb_id), None)
+        return next(
+            (kb for kbs in self.pai_knowledge_bases.values() for kb in kbs if kb["KnowledgeBaseId"] == kb_id),
+            None,
+        )
 
     def qianfan_knowledge_base(self, kb_id: str) -> Record | None:
         return next((kb for kb in self.qianfan_knowledge_bases if kb["id"] == kb_id), None)
@@ -192,9 +204,8 @@ def _generate_pai(rng: Random, scale: float, anchor: int) -> tuple[list[str], di
 
     n_jobs = _count(100, scale, 4)
     # the first four guarantee the variety: finished, failed, running, running past its limit
-    kinds = ["Success", "Failed", "Running", "overdue"] + rng.choices(
-        ["Success", "Failed", "Running", "overdue"], weights=(80, 12, 6, 2), k=n_jobs - 4
-    )
+    variety = ["Success", "Failed", "Running", "overdue"]
+    kinds = [*variety, *rng.choices(variety, weights=(80, 12, 6, 2), k=n_jobs - 4)]
     owners = rng.choices(all_kbs, weights=[1 / (i + 1) for i in range(len(all_kbs))], k=n_jobs)
     jobs: dict[str, list[Record]] = {kb["KnowledgeBaseId"]: [] for kb in all_kbs}
     for kb, kind in zip(owners, kinds, strict=True):
@@ -217,7 +228,7 @@ def _generate_lingma(rng: Random, scale: float, anchor: int) -> dict[str, list[R
     sizes = [_count(45, scale, 3), _count(12, scale, 2)] + ([_count(5, scale, 1)] if scale >= 1 else [])
     organizations: dict[str, list[Record]] = {}
     for size in sizes:
-        org_id = records.hex_id(rng, 24)
+        org_id = hex_id(rng, 24)
         users = [records.lingma_user(rng) for _ in range(5)]
         created = sorted(rng.randint((anchor - 365 * _DAY) * 1000, anchor * 1000) for _ in range(size))
         kbs = [records.lingma_knowledge_base(rng, org_id, rng.choice(users), ms) for ms in created]
@@ -242,7 +253,9 @@ def _generate_qianfan(rng: Random, scale: float, anchor: int) -> tuple[list[Reco
         times = sorted(rng.randint(kb_times[i], anchor) for _ in range(owners[i]))
         docs = []
         for n, created in enumerate(times):
-            forced_status = records.QIANFAN_STATUSES[n] if i == 0 and n < len(records.QIANFAN_STATUSES) else None
+            forced_status = (
+                records.QIANFAN_STATUSES[n] if i == 0 and n < len(records.QIANFAN_STATUSES) else None
+            )
             forced_source = records.QIANFAN_SOURCES[n] if i == 0 and n < 3 else None
             docs.append(records.qianfan_document(rng, created, n, forced_status, forced_source))
         if i == 0 and len(docs) > 1:
@@ -251,7 +264,9 @@ def _generate_qianfan(rng: Random, scale: float, anchor: int) -> tuple[list[Reco
     return kbs, documents
 
 
-def _generate_vikingdb(rng: Random, scale: float, anchor: int) -> tuple[dict[str, list[Record]], dict[str, Record]]:
+def _generate_vikingdb(
+    rng: Random, scale: float, anchor: int
+) -> tuple[dict[str, list[Record]], dict[str, Record]]:
     projects = ["default", "rag-prod"] + (["ops-kb"] if scale >= 1 else [])
     collections: dict[str, list[Record]] = {p: [] for p in projects}
     n_collections = max(3, round(8 * math.sqrt(scale)))
@@ -261,9 +276,8 @@ def _generate_vikingdb(rng: Random, scale: float, anchor: int) -> tuple[dict[str
         collections[project].append(records.vikingdb_collection(rng, project, created, i))
     tasks: dict[str, Record] = {}
     n_tasks = _count(30, scale, 3)
-    statuses = ["running", "success", "fail"] + rng.choices(
-        ["running", "success", "fail"], weights=(15, 75, 10), k=n_tasks - 3
-    )
+    variety = ["running", "success", "fail"]
+    statuses = [*variety, *rng.choices(variety, weights=(15, 75, 10), k=n_tasks - 3)]
     for status in statuses:
         task_id = f"task-{rng.randint(10**18, 10**19 - 1)}"
         tasks[task_id] = records.vikingdb_task(rng, task_id, anchor - rng.randint(60, 30 * _DAY), status)

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 from typing import Literal
 
 VENDORS = ("pai_langstudio", "vikingdb", "lingma", "qianfan")
 
-DEFAULT_QPS: Mapping[str, float] = {
-    "pai_langstudio": 20.0,
-    "vikingdb": 10.0,
-    "lingma": 10.0,
-    "qianfan": 10.0,
-}
+DEFAULT_QPS: Mapping[str, float] = MappingProxyType(
+    {"pai_langstudio": 20.0, "vikingdb": 10.0, "lingma": 10.0, "qianfan": 10.0}
+)
 """Requests per second each vendor answers before its throttling error (none documents one)."""
 
 QpsConfig = Mapping[str, float | None] | Literal["default"] | None
@@ -48,8 +46,6 @@ class Settings:
     """`page`: documents as the doc page shows them (`id`, `displayStatus`, meta keys spelled both
     ways across documents); `sdk`: as the official SDK models them (`documentId`, `status`,
     camelCase meta keys, plus `totalCount`)."""
-    request_log_size: int = 100_000
-    """Most recent vendor requests kept in the request log."""
 
     def update(self, **changes: object) -> None:
         """Change settings by name; an unknown name or value is refused."""

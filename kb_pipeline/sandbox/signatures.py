@@ -28,7 +28,9 @@ from urllib.parse import quote, unquote
 
 from kb_pipeline.sandbox.settings import CLOCK_SKEW_SECONDS, VIKINGDB_REGIONS
 
-AuthFailure = Literal["missing", "malformed", "unknown_key", "mismatch", "expired", "nonce_reused", "body_hash"]
+AuthFailure = Literal[
+    "missing", "malformed", "unknown_key", "mismatch", "expired", "nonce_reused", "body_hash"
+]
 
 
 class AuthError(Exception):

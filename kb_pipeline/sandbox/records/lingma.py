@@ -1,0 +1,50 @@
+"""Lingma records: knowledge-base objects of ListKnowledgeBases (seed 002)."""
+
+from __future__ import annotations
+
+from random import Random
+
+from kb_pipeline.sandbox.records.common import Record, hex_id, human_size
+
+
+def lingma_user(rng: Random) -> Record:
+    user_name = rng.choice(("zhang.wei", "li.na", "wang.fang", "alice", "bob.chen", "liu.yang"))
+    user_id = hex_id(rng, 24)
+    return {
+        "avatarUrl": f"https://tcs-devops.aliyuncs.com/thumbnail/{hex_id(rng, 36)}/w/100/h/100",
+        "displayName": f"{user_name}_{user_id[:4]}",
+        "id": user_id,
+        "userName": user_name,
+    }
+
+
+def lingma_knowledge_base(
+    rng: Random,
+    org_id: str,
+    creator: Record,
+    created_ms: int,
+    scene: str | None = None,
+    state: str | None = None,
+) -> Record:
+    file_count = rng.choice((0, 0, 1, 3, 12, 40, 150))
+    size = 0 if file_count == 0 else int(rng.lognormvariate(13, 1.8))
+    modified = created_ms + rng.randint(0, 86_400_000 * 20)
+    return {
+        "accessLevel": rng.choice((0, 10)),
+        "creator": dict(creator),
+        "description": rng.choice(("", "前端组件规范", "Backend coding guidelines", "代码补全示例库")),
+        "fileCount": file_count,
+        "gmtCreate": created_ms,
+        "gmtModified": modified,
+        "id": hex_id(rng, 24),
+        "lastActivityTime": modified + rng.randint(0, 86_400_000 * 10),
+        "memberCount": rng.randint(1, 40),
+        "name": rng.choice(
+            ("研发规范", "frontend-kb", "代码示例", "api-guidelines", "测试用例库", "ops-runbook")
+        )
+        + f"-{hex_id(rng, 4)}",
+        "organizationId": org_id,
+        "sceneType": scene or rng.choice(("chat", "complement")),
+        "size": human_size(size),
+        "state": state or rng.choice(("enable", "enable", "disable")),
+    }

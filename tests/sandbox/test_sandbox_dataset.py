@@ -1,0 +1,78 @@
+"""The generator: deterministic from seed and scale, the promised sizes, fast at scale 200, and the
+variety real tenants show."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+
+import orjson
+
+from kb_pipeline.sandbox import Dataset
+
+ATTRIBUTES = (
+    "pai_workspaces",
+    "pai_knowledge_bases",
+    "pai_jobs",
+    "lingma_organizations",
+    "qianfan_knowledge_bases",
+    "qianfan_documents",
+    "vikingdb_collections",
+    "vikingdb_tasks",
+)
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _snapshot(dataset: Dataset) -> bytes:
+    return orjson.dumps({name: getattr(dataset, name) for name in ATTRIBUTES})
+
+
+def test_same_seed_and_scale_give_identical_records() -> None:
+    assert _snapshot(Dataset.generate(3, 0.5)) == _snapshot(Dataset.generate(3, 0.5))
+    assert _snapshot(Dataset.generate(3, 0.5)) != _snapshot(Dataset.generate(4, 0.5))
+
+
+def test_scale_one_sizes_and_variety() -> None:
+    data = Dataset.generate(11, 1.0)
+    jobs = [j for js in data.pai_jobs.values() for j in js]
+    docs = [d for ds in data.qianfan_documents.values() for d in ds]
+    assert len(jobs) == 100 and len(docs) == 1000
+    assert len(data.pai_workspaces) >= 2 and sum(map(len, data.pai_knowledge_bases.values())) >= 3
+
+    running = [j for j in jobs if j["Status"] == "Running"]
+    overdue = [
+        j
+        for j in running
+        if data.anchor - datetime.fromisoformat(j["GmtCreateTime"]).timestamp() > j["MaxRunningTimeInSeconds"]
+    ]
+    assert running and overdue and len(overdue) < len(running)
+    assert all(j["ErrorMessage"] for j in jobs if j["Status"] == "Failed") and any(
+        j["Status"] == "Failed" for j in jobs
+    )
+    assert all(j["KnowledgeBaseJobResult"]["FileMetas"] for j in jobs)
+    assert any(j["KnowledgeBaseJobResult"]["AddChunkCount"] > 0 for j in jobs)
+
+    names = [d["name"] for d in docs]
+    assert any(CJK.search(n) for n in names) and any(not CJK.search(n) for n in names)
+    assert any(len(tag["values"]) > 1 for d in docs for tag in d["meta"]["tags"])
+    assert any(not data.qianfan_documents[kb["id"]] for kb in data.qianfan_knowledge_bases)  # an empty KB
+
+    assert max(len(kbs) for kbs in data.lingma_organizations.values()) > 20
+    assert {kb["size"] for kbs in data.lingma_organizations.values() for kb in kbs} >= {"0 B"}
+    assert len(data.vikingdb_collections) >= 2 and all(data.vikingdb_collections.values())
+    assert {t["status"] for t in data.vikingdb_tasks.values()} == {"running", "success", "fail"}
+
+
+def test_small_scale_gives_a_handful() -> None:
+    summary = Dataset.generate(1, 0.05).summary()
+    assert 5 <= summary["qianfan"]["documents"] <= 60
+    assert 4 <= summary["pai_langstudio"]["jobs"] <= 10
+
+
+def test_scale_200_is_large_and_fast() -> None:
+    started = time.perf_counter()
+    summary = Dataset.generate(9, 200).summary()
+    elapsed = time.perf_counter() - started
+    assert summary["qianfan"]["documents"] >= 200_000 and summary["pai_langstudio"]["jobs"] >= 20_000
+    assert elapsed < 10, f"generating scale 200 took {elapsed:.1f} s"
