@@ -16,6 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+CREDENTIAL_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+"""A credential is exactly one reference, with no inline default to leak a secret through."""
 CONFIG_ENV_VAR = "KB_PIPELINE_CONFIG"
 
 
@@ -137,7 +139,7 @@ def _interpolate(node: Any, where: str, path: Path, *, credential: bool = False)
         if credential:
             raise ConfigError(f"{path}: {where}: credentials must be ${{ENV_VAR}} references")
         return node
-    if credential and not ENV_REFERENCE.fullmatch(node.strip()):
+    if credential and not CREDENTIAL_REFERENCE.fullmatch(node.strip()):
         raise ConfigError(
             f"{path}: {where}: credentials must be an environment reference such as ${{MY_SECRET}}, "
             "never an inline value"

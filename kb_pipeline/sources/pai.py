@@ -47,7 +47,7 @@ def make_client(settings: PaiSource, http: httpx.AsyncClient) -> VendorClient:
     return VendorClient(
         source=NAME,
         base_url=settings.endpoint,
-        signer=Acs3Signer(credentials.access_key_id, credentials.access_key_secret),
+        signer=Acs3Signer(credentials.access_key_id.get_secret_value(), credentials.access_key_secret),
         parse_error=parse_error,
         http=http,
         qps=settings.qps or SOURCE.default_qps,

@@ -239,7 +239,7 @@ def newest_first(
         state = dict(ctx.cursor or {})
         if ctx.full_refresh:
             state = {"running": state.get("running", [])}
-        if state.get("running"):
+        if state.get("running") and not state.get("scan"):  # a resumed scan re-reads next run
             async for page in reread(ctx, partition, state["running"]):
                 state = dict(page.cursor or {})
                 yield page

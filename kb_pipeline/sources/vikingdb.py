@@ -49,7 +49,11 @@ def make_client(settings: VikingDbSource, http: httpx.AsyncClient) -> VendorClie
     return VendorClient(
         source=NAME,
         base_url=settings.endpoint,
-        signer=VolcSigner(credentials.access_key_id, credentials.secret_access_key, region=settings.region),
+        signer=VolcSigner(
+            credentials.access_key_id.get_secret_value(),
+            credentials.secret_access_key,
+            region=settings.region,
+        ),
         parse_error=parse_error,
         http=http,
         qps=settings.qps or SOURCE.default_qps,

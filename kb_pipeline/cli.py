@@ -1,0 +1,214 @@
+"""The `kb-pipeline` command: the demo, cron runs, the sandbox, the UI, ad-hoc SQL and rebuilds."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kb_pipeline.config import CONFIG_ENV_VAR, ConfigError, config_path, load_config
+
+app = typer.Typer(
+    help="Extract RAG knowledge-base inventories into DuckDB and Parquet.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help=f"YAML configuration (default: ${CONFIG_ENV_VAR})", show_default=False
+    ),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="warehouse directory (default: the config's data_dir, else ./data)"),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def _data_dir(data_dir: Path | None, config: Path | None) -> Path:
+    if data_dir:
+        return data_dir
+    if config or os.environ.get(CONFIG_ENV_VAR):
+        try:
+            return load_config(config).data_dir
+        except ConfigError as error:
+            raise _fail(str(error)) from None
+    return Path("data")
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every retry and page")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def demo(
+    scale: Annotated[float, typer.Option(help="sandbox size: 1 ≈ 1,000 documents and 100 jobs")] = 1.0,
+    seed: Annotated[int, typer.Option(help="sandbox data seed")] = 7,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="where the warehouse goes")] = Path("data"),
+) -> None:
+    """Run the whole pipeline against the built-in sandbox, then print what it built."""
+    from kb_pipeline.demo import export_sandbox_environment, write_sandbox_config
+    from kb_pipeline.runner import materialize_all
+    from kb_pipeline.sandbox.server import SandboxServer
+
+    with SandboxServer(seed=seed, scale=scale, qps=None) as sandbox:
+        console.print(
+            f"sandbox serving all four vendors at [bold]{sandbox.url}[/] (seed {seed}, scale {scale})"
+        )
+        export_sandbox_environment()
+        config_file = write_sandbox_config(sandbox.url, sandbox.dataset, data_dir)
+        ok = materialize_all(config_file, console=console)
+    _summary(load_config(config_file).data_dir, config_file)
+    if not ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="re-read every listing in full")
+    ] = False,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="only this source (repeatable)")
+    ] = None,
+) -> None:
+    """Materialize the pipeline's assets without the UI (for cron)."""
+    from kb_pipeline.runner import materialize_all
+
+    try:
+        cfg_path = config_path(config)
+        load_config(cfg_path)
+    except ConfigError as error:
+        raise _fail(str(error)) from None
+    ok = materialize_all(cfg_path, full_refresh=full_refresh, sources=source, console=console)
+    _summary(load_config(cfg_path).data_dir, cfg_path)
+    if not ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8765,
+    seed: Annotated[int, typer.Option(help="data seed")] = 7,
+    scale: Annotated[
+        float, typer.Option(help="1 ≈ 1,000 documents and 100 jobs; 200 ≈ 200,000 and 20,000")
+    ] = 1.0,
+    qps: Annotated[bool, typer.Option("--qps/--no-qps", help="apply the vendors' request limits")] = True,
+) -> None:
+    """Serve the local imitation of all four vendors' APIs."""
+    from kb_pipeline.sandbox.server import serve
+
+    serve(host=host, port=port, seed=seed, scale=scale, qps="default" if qps else None, announce=print)
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Dagster UI port")] = 3000,
+    scale: Annotated[float, typer.Option(help="sandbox size")] = 1.0,
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+) -> None:
+    """Open the Dagster UI (`dagster dev`) wired to a sandbox started here."""
+    from kb_pipeline.demo import export_sandbox_environment, write_sandbox_config
+    from kb_pipeline.sandbox.server import SandboxServer
+
+    with SandboxServer(seed=7, scale=scale, qps=None) as server:
+        export_sandbox_environment()
+        config_file = write_sandbox_config(server.url, server.dataset, data_dir)
+        home = Path(__file__).resolve().parents[1] / "dagster_home"
+        env = {**os.environ, CONFIG_ENV_VAR: str(config_file.resolve()), "DAGSTER_HOME": str(home)}
+        console.print(f"sandbox at {server.url}; Dagster UI at http://127.0.0.1:{port} (Ctrl-C stops both)")
+        command = [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-m",
+            "kb_pipeline.defs",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ]
+        child = subprocess.Popen(command, env=env, start_new_session=True)
+        try:
+            child.wait()
+        except KeyboardInterrupt:
+            os.killpg(child.pid, signal.SIGINT)
+            child.wait(timeout=30)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL to run against the warehouse (read-only)")],
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    limit: Annotated[int, typer.Option(help="rows to print at most")] = 50,
+) -> None:
+    """Answer an ad-hoc query as a table."""
+    from kb_pipeline.warehouse import WarehouseError, read_only_query
+
+    directory = _data_dir(data_dir, config)
+    try:
+        result = read_only_query(directory, query)
+    except WarehouseError as error:
+        raise _fail(str(error)) from None
+    table = Table(show_lines=False, header_style="bold")
+    for name in result.column_names:
+        table.add_column(name, overflow="fold")
+    for row in result.slice(0, limit).to_pylist():
+        table.add_row(*("" if value is None else str(value) for value in row.values()))
+    console.print(table)
+    if result.num_rows > limit:
+        console.print(f"… {result.num_rows - limit} more rows (use --limit)")
+
+
+@app.command()
+def rebuild(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Recreate every table from the raw landing, without calling any API."""
+    from kb_pipeline.rebuild import rebuild_warehouse
+
+    directory = _data_dir(data_dir, config)
+    with console.status("rebuilding from raw pages…"):
+        counts = rebuild_warehouse(directory)
+    _print_counts(counts)
+
+
+def _print_counts(counts: dict[str, int]) -> None:
+    table = Table("table", "rows", header_style="bold")
+    for name, rows in counts.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+
+
+def _summary(data_dir: Path, config_file: Path) -> None:
+    from kb_pipeline.warehouse import table_counts
+
+    _print_counts(table_counts(data_dir))
+    console.print(f"warehouse: [bold]{data_dir / 'warehouse.duckdb'}[/]")
+    console.print(f"Parquet feeds: [bold]{data_dir / 'feeds'}[/]")
+    console.print(f'query it:  kb-pipeline sql "select * from kb_inventory" --config {config_file}')
+    console.print("open the UI: kb-pipeline ui")
