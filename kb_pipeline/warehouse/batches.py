@@ -1,0 +1,170 @@
+"""From a normalizer's rows to a typed Arrow batch of one table, validated with pandera.
+
+Each value is type-checked while the batch is built (a string where a BIGINT belongs fails that
+row, not the page), `raw` dicts become JSON text with URL credentials removed, and the value
+rules of the table's pandera schema (`schemas.LOAD_RULES`, derived from `schemas.SCHEMAS`) then
+check every row at once (lazy). Rows that fail are rejected with their reasons; the caller
+quarantines them and loads the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pandas as pd
+import pandera.errors
+import pyarrow
+
+from kb_pipeline.normalize import strip_credentials_in_text
+from kb_pipeline.pages import Record
+from kb_pipeline.warehouse.schemas import ARROW_TYPES, LOAD_RULES
+from kb_pipeline.warehouse.tables import Table
+
+
+@dataclass(slots=True)
+class Batch:
+    """One table's rows of a page: all of them typed, and the reasons why some are rejected."""
+
+    table: Table
+    rows: list[Record]
+    typed: pyarrow.Table
+    rejected: dict[int, list[str]] = field(default_factory=dict)
+
+    def reject(self, index: int, reason: str) -> None:
+        self.rejected.setdefault(index, []).append(reason)
+
+    def accepted(self) -> pyarrow.Table:
+        """The rows that passed, in page order."""
+        if not self.rejected:
+            return self.typed
+        mask = [index not in self.rejected for index in range(len(self.rows))]
+        return self.typed.filter(pyarrow.array(mask, pyarrow.bool_()))
+
+
+class _Mismatch(Exception):
+    """A value of the wrong type for its column."""
+
+
+def _varchar(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise _Mismatch
+
+
+def _bigint(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if -(2**63) <= value < 2**63:
+            return value
+        raise _Mismatch
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise _Mismatch
+
+
+def _double(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise _Mismatch
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _Mismatch
+
+
+def _timestamptz(value: Any) -> datetime:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    raise _Mismatch
+
+
+def _json(value: Any) -> str:
+    if not isinstance(value, dict | list):
+        raise _Mismatch
+    try:
+        return strip_credentials_in_text(orjson.dumps(value).decode())
+    except TypeError:
+        raise _Mismatch from None
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "VARCHAR": _varchar,
+    "BIGINT": _bigint,
+    "DOUBLE": _double,
+    "BOOLEAN": _boolean,
+    "TIMESTAMPTZ": _timestamptz,
+    "JSON": _json,
+}
+_EXPECTED = {
+    "VARCHAR": "a string",
+    "BIGINT": "an integer",
+    "DOUBLE": "a number",
+    "BOOLEAN": "a boolean",
+    "TIMESTAMPTZ": "a timezone-aware datetime",
+    "JSON": "a dict or list (JSON)",
+}
+
+
+def _column(name: str, sql_type: str, rows: list[Record], rejected: dict[int, list[str]]) -> pyarrow.Array:
+    convert = _CONVERTERS[sql_type]
+    values = []
+    for index, row in enumerate(rows):
+        value = row.get(name)
+        if value is not None:
+            try:
+                value = convert(value)
+            except _Mismatch:
+                rejected.setdefault(index, []).append(
+                    f"{name}: expected {_EXPECTED[sql_type]}, got {type(value).__name__} {_short(value)}"
+                )
+                value = None
+        values.append(value)
+    return pyarrow.array(values, ARROW_TYPES[sql_type])
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def build(table: Table, rows: list[Record]) -> Batch:
+    """Type the payload columns of `rows` (keys of a row that are not columns are ignored)."""
+    rejected: dict[int, list[str]] = {}
+    columns = {name: _column(name, table.columns[name], rows, rejected) for name in table.payload_columns}
+    return Batch(table, rows, pyarrow.table(columns), rejected)
+
+
+def validate(batch: Batch) -> Batch:
+    """Run the table's pandera value rules over the batch and record the failures per row."""
+    rules = LOAD_RULES[batch.table.name]
+    frame = batch.typed.select(list(rules.columns)).to_pandas(types_mapper=pd.ArrowDtype)
+    try:
+        rules.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        _record_failures(batch, errors.failure_cases)
+    return batch
+
+
+def _record_failures(batch: Batch, failures: pd.DataFrame) -> None:
+    key = ", ".join(batch.table.key)
+    for (index, check), cases in failures.groupby(["index", "check"], dropna=False, sort=False):
+        if check == "multiple_fields_uniqueness":
+            reason = f"duplicate key ({key}) in this page; its last row was loaded"
+        else:
+            column = cases["column"].iloc[0]
+            reason = f"{column}: {check} failed for {_short(cases['failure_case'].iloc[0])}"
+        if pd.isna(index):
+            for row_index in range(len(batch.rows)):
+                batch.reject(row_index, reason)
+        else:
+            batch.reject(int(index), reason)
+
+
+def prepare(table: Table, rows: list[Record]) -> Batch:
+    """Typed and validated rows of one table."""
+    return validate(build(table, rows))

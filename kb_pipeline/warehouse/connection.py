@@ -1,0 +1,42 @@
+"""Opening the DuckDB file under its single-writer rule.
+
+DuckDB lets one process write a file (and no other process read it meanwhile). A run that finds
+the file locked waits, polling, up to a timeout, then fails with `WarehouseBusyError` naming the
+file and the process holding it, instead of DuckDB's bare lock error.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import duckdb
+
+from kb_pipeline.warehouse.errors import WarehouseBusyError, WarehouseNotFoundError
+
+_HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
+
+
+def connect(
+    path: Path, *, read_only: bool, lock_timeout_s: float, poll_interval_s: float
+) -> duckdb.DuckDBPyConnection:
+    """A connection to `path` with times in UTC, waiting for another process's lock to go."""
+    if read_only and not path.exists():
+        raise WarehouseNotFoundError(f"no warehouse at {path}: run an extraction first (it creates the file)")
+    deadline = time.monotonic() + lock_timeout_s
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            message = str(error)
+            if "lock" not in message.lower():
+                raise
+            if time.monotonic() >= deadline:
+                match = _HOLDER.search(message)
+                holder = f"PID {match['pid']}, {match['program']}" if match else None
+                raise WarehouseBusyError(path, lock_timeout_s, holder) from error
+            time.sleep(poll_interval_s)
+            continue
+        con.execute("SET TimeZone = 'UTC'")
+        return con
