@@ -3,6 +3,9 @@
 ROA API signed with ACS3-HMAC-SHA256. Listings page by NextToken/MaxResults (the token may come
 back as an integer). Throttling is an `x-acs-retry-after` header (milliseconds), whatever the
 status code. Errors are Alibaba's POP envelope `{RequestId, Code, Message}`.
+
+PAI has no chunk-count snapshot, so it writes no `chunk_counts` rows: chunk growth is derived
+from the jobs' AddChunkCount/DeleteChunkCount by the `chunk_growth_daily` mart.
 """
 
 from __future__ import annotations
@@ -117,7 +120,7 @@ def normalize_knowledge_bases(page: Page) -> TableRows:
 
 
 def normalize_jobs(page: Page) -> TableRows:
-    jobs, files, chunk_deltas = [], [], []
+    jobs, files = [], []
     for job in page.records:
         job_id = job["KnowledgeBaseJobId"]
         kb_id = job.get("KnowledgeBaseId") or page.partition
@@ -157,21 +160,7 @@ def normalize_jobs(page: Page) -> TableRows:
             }
             for meta in result.get("FileMetas") or ()
         )
-        if status == "succeeded" and finished:
-            # PAI has no chunk snapshot API: each successful job's net change is the observation
-            chunk_deltas.append(
-                {
-                    "source": NAME,
-                    "kb_id": kb_id,
-                    "pipeline": "job_delta",
-                    "observed_at": finished,
-                    "doc_num": result.get("TotalFileCount"),
-                    "finish_doc_num": None,
-                    "success_doc_num": None,
-                    "chunk_count": (result.get("AddChunkCount") or 0) - (result.get("DeleteChunkCount") or 0),
-                }
-            )
-    return {"jobs": jobs, "job_files": files, "chunk_counts": chunk_deltas}
+    return {"jobs": jobs, "job_files": files}
 
 
 def _workspaces(settings: PaiSource, known: KnownRecords) -> list[str]:
@@ -198,7 +187,7 @@ SOURCE = Source(
         ),
         Stream(
             name="pai.jobs",
-            tables=("jobs", "job_files", "job_status_history", "chunk_counts"),
+            tables=("jobs", "job_files", "job_status_history"),
             partitions=_knowledge_bases,
             extract=newest_first(
                 JOBS,
