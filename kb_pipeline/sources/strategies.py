@@ -298,7 +298,7 @@ def poll_until_terminal(
                         )
                         return None
                     raise
-            return {id_field: task_id, **listing.records(response.body)[0], "request_id": response.request_id}
+            return {id_field: task_id, **listing.records(response.body)[0]}
 
         for offset in range(0, len(ids), TASK_BATCH):
             batch = ids[offset : offset + TASK_BATCH]
