@@ -1,10 +1,11 @@
-"""Throughput of `Warehouse.load_page`: N pages of 100 document rows (raw landing, validation, merge).
+"""Throughput of `Warehouse.load_pages`: N pages of 100 document rows (raw landing, validation, merge).
 
-    python benchmarks/warehouse_load.py --pages 500 [--page-size 100] [--tags 1] [--reload]
+    python benchmarks/warehouse_load.py --pages 500 [--page-size 100] [--tags 1] [--reload] [--batch 1 10 50]
 
 Prints rows/s over all pages, the time per page, and peak memory: the Python heap (tracemalloc)
 and the process's peak resident size (which includes DuckDB's own memory). `--reload` loads the
-same pages a second time (every row then matched and compared, as in a full refresh).
+same pages a second time (every row then matched and compared, as in a full refresh). `--batch`
+sets how many pages commit per transaction; each size given runs into a fresh warehouse.
 """
 
 from __future__ import annotations
@@ -86,14 +87,14 @@ def document_page(number: int, size: int, tags: int, fetched_at: datetime) -> tu
     return page, {"documents": documents, "document_tags": document_tags}
 
 
-def load_all(data_dir: str, pages: list[tuple[Page, TableRows]], rounds: int) -> list[float]:
-    """Seconds each round took to load every page into the warehouse under `data_dir`."""
+def load_all(data_dir: str, pages: list[tuple[Page, TableRows]], rounds: int, batch: int) -> list[float]:
+    """Seconds each round took to load every page, `batch` pages per transaction, under `data_dir`."""
     elapsed = []
     with Warehouse(data_dir) as warehouse:
         for _ in range(rounds):
             started = time.perf_counter()
-            for page, rows in pages:
-                warehouse.load_page(page, rows)
+            for start in range(0, len(pages), batch):
+                warehouse.load_pages(pages[start : start + batch])
             elapsed.append(time.perf_counter() - started)
     return elapsed
 
@@ -104,6 +105,13 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--tags", type=int, default=0, help="tags per document (document_tags rows)")
     parser.add_argument("--reload", action="store_true", help="load the same pages twice")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="pages per transaction (several sizes: one run each)",
+    )
     args = parser.parse_args()
 
     pages = [
@@ -111,22 +119,24 @@ def main() -> None:
         for number in range(args.pages)
     ]
     rows = args.pages * args.page_size
-    with tempfile.TemporaryDirectory() as data_dir:
-        timings = load_all(data_dir, pages, 2 if args.reload else 1)
-    for label, seconds in zip(("first load", "reload"), timings, strict=False):
-        print(
-            f"{label}: {args.pages} pages x {args.page_size} documents (+{args.tags} tags each): "
-            f"{rows / seconds:,.0f} document rows/s, {seconds / args.pages * 1000:.2f} ms/page"
-        )
+    for batch in args.batch:
+        with tempfile.TemporaryDirectory() as data_dir:
+            timings = load_all(data_dir, pages, 2 if args.reload else 1, batch)
+        for label, seconds in zip(("first load", "reload"), timings, strict=False):
+            print(
+                f"batch {batch:>3}, {label}: {args.pages} pages x {args.page_size} documents "
+                f"(+{args.tags} tags each): {rows / seconds:,.0f} document rows/s, "
+                f"{seconds / args.pages * 1000:.2f} ms/page"
+            )
     print(f"peak resident size: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB")
 
     # Python heap, measured on a separate load: tracing allocations slows Python several-fold.
     with tempfile.TemporaryDirectory() as data_dir:
         tracemalloc.start()
-        load_all(data_dir, pages, 1)
+        load_all(data_dir, pages, 1, max(args.batch))
         _, python_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    print(f"peak Python heap while loading: {python_peak / 2**20:.1f} MiB")
+    print(f"peak Python heap while loading (batch {max(args.batch)}): {python_peak / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":

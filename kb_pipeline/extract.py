@@ -3,8 +3,10 @@
 Sources run concurrently; inside a source, streams run in dependency order (discovery first) and
 each stream's partitions (knowledge bases, organizations) run a few at a time under the source's
 rate limit. Every warehouse call (normalize, land, merge, cursor) goes through one writer thread,
-so DuckDB sees a single writer, and fetching the next page overlaps with committing the last.
-A failing source or stream is reported and the others go on.
+so DuckDB sees a single writer. Fetching runs ahead of committing by a few pages per partition,
+and the writer commits whatever pages are waiting in one transaction, so the fixed cost of a
+transaction is shared by many small pages. A failing source or stream is reported and the
+others go on.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +33,23 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Progress = Callable[[Page], None]
+
+PAGES_AHEAD = 4
+"""Pages a partition may fetch before the oldest of them is committed (bounds memory)."""
+BATCH_PAGES = 64
+"""Most pages the writer commits in one transaction."""
+
+
+@dataclass
+class _Pending:
+    stream: Stream
+    page: Page
+    report: StreamReport
+    done: asyncio.Future[None]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.page.stream, self.page.partition
 
 
 @dataclass
@@ -110,6 +129,8 @@ class Engine:
         self.full_refresh = full_refresh
         self.progress = progress
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-writer")
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._stopped: set[tuple[str, str]] = set()
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
@@ -117,6 +138,7 @@ class Engine:
     async def run(self, selection: dict[str, list[Stream]]) -> RunReport:
         report = RunReport(self.run_id)
         enabled = self.config.sources.enabled()
+        committer = asyncio.create_task(self._commit_loop())
         try:
             async with create_http_client() as http:
                 jobs = [
@@ -126,8 +148,52 @@ class Engine:
                 ]
                 await asyncio.gather(*jobs)
         finally:
+            committer.cancel()
             self._writer.shutdown(wait=True)
         return report
+
+    async def _commit_loop(self) -> None:
+        """Commit waiting pages in batches, in the order they were queued."""
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < BATCH_PAGES and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            batch = [pending for pending in batch if not self._skip_after_failure(pending)]
+            if not batch:
+                continue
+            try:
+                await self._write(self._commit, batch)
+            except Exception:
+                # find the page at fault: commit one by one, so only its partition stops
+                for pending in batch:
+                    if self._skip_after_failure(pending):
+                        continue
+                    try:
+                        await self._write(self._commit, [pending])
+                    except Exception as error:
+                        self._stopped.add(pending.key)
+                        pending.done.set_exception(error)
+            for pending in batch:
+                if not pending.done.done():
+                    pending.done.set_result(None)
+
+    def _skip_after_failure(self, pending: _Pending) -> bool:
+        """A page after a failed one must not commit: its cursor would skip the failed page."""
+        if pending.key not in self._stopped:
+            return False
+        pending.done.set_exception(RuntimeError(f"{pending.key[0]} {pending.key[1]}: an earlier page failed"))
+        return True
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        stats = self.warehouse.load_pages([(p.page, p.stream.normalize(p.page)) for p in batch])
+        for pending, page_stats in zip(batch, stats, strict=True):
+            report, page = pending.report, pending.page
+            report.pages += 1
+            report.records += len(page.records)
+            report.add_rows(page_stats.by_table())
+            report.cursors_after[page.partition] = page.cursor
+            if self.progress:
+                self.progress(page)
 
     async def _run_source(self, source: Source, settings: Any, streams: list[Stream], http, report) -> None:
         client = source.client_factory(settings, http)
@@ -187,25 +253,22 @@ class Engine:
         await asyncio.gather(*(one(partition) for partition in partitions))
 
     async def _drain(self, stream: Stream, ctx: StreamContext, partition: str, report: StreamReport) -> None:
-        """Commit each page while the next one is fetched; a failed commit stops the partition."""
-        pending: asyncio.Future | None = None
+        """Queue each page for the writer, at most PAGES_AHEAD uncommitted; a failed commit stops here."""
+        in_flight: deque[asyncio.Future[None]] = deque()
+        loop = asyncio.get_running_loop()
         try:
             async for page in stream.extract(ctx, partition):
-                if pending is not None:
-                    await pending
-                pending = asyncio.ensure_future(self._write(self._commit, stream, page, report))
+                while len(in_flight) >= PAGES_AHEAD:
+                    await in_flight.popleft()
+                done = loop.create_future()
+                in_flight.append(done)
+                self._queue.put_nowait(_Pending(stream, page, report, done))
         finally:
-            if pending is not None:
-                await pending
-
-    def _commit(self, stream: Stream, page: Page, report: StreamReport) -> None:
-        stats = self.warehouse.load_page(page, stream.normalize(page))
-        report.pages += 1
-        report.records += len(page.records)
-        report.add_rows(stats.by_table())
-        report.cursors_after[page.partition] = page.cursor
-        if self.progress:
-            self.progress(page)
+            # the first failure is raised; later pages of this partition were queued after it
+            results = await asyncio.gather(*in_flight, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
 
 def extract(

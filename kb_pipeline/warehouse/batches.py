@@ -1,17 +1,18 @@
 """From a normalizer's rows to a typed Arrow batch of one table, validated with pandera.
 
-Each value is type-checked while the batch is built (a string where a BIGINT belongs fails that
-row, not the page), `raw` dicts become JSON text with URL credentials removed, and the value
-rules of the table's pandera schema (`schemas.LOAD_RULES`, derived from `schemas.SCHEMAS`) then
-check every row at once (lazy). Rows that fail are rejected with their reasons; the caller
-quarantines them and loads the rest.
+A batch holds one table's rows of every page of a load, in page order, each tagged with its
+page's position (`schemas.PAGE_COLUMN`). Each value is type-checked while the batch is built (a
+string where a BIGINT belongs fails that row, not the page), `raw` dicts become JSON text with URL
+credentials removed, and the value rules of the table's pandera schema (`schemas.LOAD_RULES`,
+derived from `schemas.SCHEMAS`) then check every row at once (lazy), keys unique per page. Rows
+that fail are rejected with their reasons; the caller quarantines them and loads the rest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -21,16 +22,21 @@ import pyarrow
 
 from kb_pipeline.normalize import strip_credentials_in_text
 from kb_pipeline.pages import Record
-from kb_pipeline.warehouse.schemas import ARROW_TYPES, LOAD_RULES
+from kb_pipeline.warehouse.schemas import ARROW_TYPES, LOAD_RULES, PAGE_COLUMN
 from kb_pipeline.warehouse.tables import Table
 
 
 @dataclass(slots=True)
 class Batch:
-    """One table's rows of a page: all of them typed, and the reasons why some are rejected."""
+    """One table's rows of a load: all of them typed, and the reasons why some are rejected.
+
+    `pages[i]` is the position of row i's page in the load; `typed` holds the payload columns
+    and that position as `PAGE_COLUMN`.
+    """
 
     table: Table
     rows: list[Record]
+    pages: list[int]
     typed: pyarrow.Table
     rejected: dict[int, list[str]] = field(default_factory=dict)
 
@@ -43,6 +49,10 @@ class Batch:
             return self.typed
         mask = [index not in self.rejected for index in range(len(self.rows))]
         return self.typed.filter(pyarrow.array(mask, pyarrow.bool_()))
+
+    def rejected_pages(self) -> list[int]:
+        """The page position of each rejected row."""
+        return [self.pages[index] for index in self.rejected]
 
 
 class _Mismatch(Exception):
@@ -77,9 +87,18 @@ def _boolean(value: Any) -> bool:
     raise _Mismatch
 
 
+def in_utc(value: datetime) -> datetime:
+    """`value` in UTC, as pyarrow must get it.
+
+    pyarrow converts an aware datetime by its UTC offset, but in a process that has imported
+    pandera (pyarrow 26) it takes the wall time of a non-UTC datetime as UTC instead.
+    """
+    return value.astimezone(UTC)
+
+
 def _timestamptz(value: Any) -> datetime:
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value
+        return in_utc(value)
     raise _Mismatch
 
 
@@ -132,17 +151,22 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def build(table: Table, rows: list[Record]) -> Batch:
-    """Type the payload columns of `rows` (keys of a row that are not columns are ignored)."""
+def build(table: Table, rows: list[Record], pages: list[int] | None = None) -> Batch:
+    """Type the payload columns of `rows` (keys of a row that are not columns are ignored).
+
+    `pages` gives each row's page position in the load (all 0 when not given).
+    """
     rejected: dict[int, list[str]] = {}
+    positions = [0] * len(rows) if pages is None else pages
     columns = {name: _column(name, table.columns[name], rows, rejected) for name in table.payload_columns}
-    return Batch(table, rows, pyarrow.table(columns), rejected)
+    columns[PAGE_COLUMN] = pyarrow.array(positions, pyarrow.int64())
+    return Batch(table, rows, positions, pyarrow.table(columns), rejected)
 
 
 def validate(batch: Batch) -> Batch:
     """Run the table's pandera value rules over the batch and record the failures per row."""
     rules = LOAD_RULES[batch.table.name]
-    frame = batch.typed.select(list(rules.columns)).to_pandas(types_mapper=pd.ArrowDtype)
+    frame = batch.typed.select([*rules.columns, PAGE_COLUMN]).to_pandas(types_mapper=pd.ArrowDtype)
     try:
         rules.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as errors:
@@ -165,6 +189,6 @@ def _record_failures(batch: Batch, failures: pd.DataFrame) -> None:
             batch.reject(int(index), reason)
 
 
-def prepare(table: Table, rows: list[Record]) -> Batch:
-    """Typed and validated rows of one table."""
-    return validate(build(table, rows))
+def prepare(table: Table, rows: list[Record], pages: list[int] | None = None) -> Batch:
+    """Typed and validated rows of one table (of one page, or of a load's pages in order)."""
+    return validate(build(table, rows, pages))

@@ -1,21 +1,27 @@
-"""The SQL that merges one page's accepted rows into a table, by the table's merge kind.
+"""The SQL that merges a load's accepted rows into a table, by the table's merge kind.
 
-Every statement reads the page from an Arrow table registered as ``_incoming`` (no row-by-row
-INSERTs). Lookups of stored rows go through an ``IN (...)`` list on the table's lookup column,
-which DuckDB answers from that column's index, so a page costs the same whatever the table's size.
+Every statement reads its rows from an Arrow table registered as ``_incoming`` (no row-by-row
+INSERTs) that carries, besides the payload, each row's page position (`PAGE_COLUMN`) and fetch
+time (`SEEN`), so every figure goes back to the page it belongs to. For upserts, replacements and
+appends the caller has already chosen the one row per key that is written. Stored rows are looked
+up through the table's lookup column (see `_stored`): by its index for a few keys, by one scan of
+that column for many.
 
 - current: classify each row (new / payload changed / unchanged) against what is stored, then
-  upsert by key, keeping first_seen_at; last_seen_at becomes the page's fetch time and a row
-  seen again loses its deleted_at.
-- children: every stored child of each parent in the page is replaced by the page's children.
+  upsert by key, keeping first_seen_at; last_seen_at becomes the row's fetch time and a row seen
+  again loses its deleted_at.
+- children: every stored child of each parent named is replaced by the incoming children.
 - history: append, skipping keys already stored (re-loading a page changes nothing).
-- status history (derived): a tracked row that is new, or whose tracked columns changed, appends
-  one observation, before the tracked table is upserted.
+- status history (derived): each sighting of a tracked row that is new, or whose tracked columns
+  differ from the sighting before it (stored, or on an earlier page of the load), appends one
+  observation, before the tracked table is upserted.
 - scan end: rows of a fully listed scope not seen since the scan began get deleted_at.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -25,11 +31,22 @@ import pyarrow
 import pyarrow.compute
 
 from kb_pipeline.pages import ScanEnd
-from kb_pipeline.warehouse.stats import TableStats
+from kb_pipeline.warehouse.schemas import PAGE_COLUMN
+from kb_pipeline.warehouse.stats import TableStats, per_page
 from kb_pipeline.warehouse.tables import TABLES, Table
 
 INCOMING = "_incoming"
 PARENTS = "_parents"
+OBSERVED = "_observed"
+SEEN = "_seen"
+"""The fetch time of a row's page."""
+FIRST_SEEN = "_first_seen"
+"""The fetch time of the first page of the load that had the row's key."""
+
+INDEX_LOOKUP_LIMIT = 200
+"""Up to this many keys, stored rows are found through the lookup index (an ``IN`` list of
+constants, whose planning costs grow with every key); past it, one scan of the lookup column
+joined with the incoming keys is cheaper."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +70,23 @@ STATUS_HISTORIES = (
 
 
 def lookup_column(table: Table) -> str:
-    """The key column whose single-column index serves a page's lookups (the most selective one)."""
+    """The key column whose single-column index serves a load's lookups (the most selective one)."""
     return (table.parent_key or table.key)[-1]
 
 
 def parent_table(table: Table) -> Table:
     """The current table whose key is a child table's parent key."""
     return next(t for t in TABLES.values() if t.merge == "current" and t.key == table.parent_key)
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, rows: pyarrow.Table) -> Iterator[None]:
+    """`rows` readable as the view `name` for the statements run inside the block."""
+    con.register(name, rows)
+    try:
+        yield
+    finally:
+        con.unregister(name)
 
 
 def _q(name: str) -> str:
@@ -74,14 +101,27 @@ def _equal(names: tuple[str, ...], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{_q(n)} = {right}.{_q(n)}" for n in names)
 
 
-def _in_list(incoming: pyarrow.Table, column: str) -> str:
-    values = pyarrow.compute.unique(incoming.column(column)).to_pylist()
-    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+def _stored(column: str, rows: pyarrow.Table, view: str) -> str:
+    """A predicate on `column` that keeps the stored rows whose value `rows` (registered as `view`) has."""
+    values = pyarrow.compute.unique(rows.column(column))
+    if len(values) > INDEX_LOOKUP_LIMIT:
+        return f"{_q(column)} IN (SELECT {_q(column)} FROM {view})"
+    listed = ", ".join("'" + value.replace("'", "''") + "'" for value in values.to_pylist())
+    return f"{_q(column)} IN ({listed})"
 
 
 def _incoming_value(table: Table, column: str) -> str:
     cast = "::JSON" if table.columns[column] == "JSON" else ""
     return f"s.{_q(column)}{cast}"
+
+
+def _pages_of(returned: pyarrow.Table, rows: pyarrow.Table, key: list[str]) -> list[int]:
+    """The page position of each returned key, found in `rows` (where each key is unique)."""
+    if returned.num_rows == 0:
+        return []
+    returned = returned.cast(rows.select(key).schema)
+    matched = returned.join(rows.select([*key, PAGE_COLUMN]), keys=key, join_type="inner")
+    return matched.column(PAGE_COLUMN).to_pylist()
 
 
 @cache
@@ -91,15 +131,15 @@ def _current_sql(name: str) -> tuple[str, str]:
     others = [c for c in payload if c not in table.key]
     changed = " OR ".join(f"{_incoming_value(table, c)} IS DISTINCT FROM t.{_q(c)}" for c in others)
     classify = f"""
-        SELECT count(*) FILTER (WHERE t._stored IS NULL),
+        SELECT s.{PAGE_COLUMN}, count(*) FILTER (WHERE t._stored IS NULL),
                count(*) FILTER (WHERE t._stored AND ({changed} OR t.deleted_at IS NOT NULL))
         FROM {INCOMING} AS s LEFT JOIN (
-            SELECT {_columns(payload)}, deleted_at, true AS _stored
-            FROM {_q(name)} WHERE {_q(lookup_column(table))} IN ({{values}})
-        ) AS t ON {_equal(table.key, "s", "t")}"""
+            SELECT {_columns(payload)}, deleted_at, true AS _stored FROM {_q(name)} WHERE {{stored}}
+        ) AS t ON {_equal(table.key, "s", "t")}
+        GROUP BY s.{PAGE_COLUMN}"""
     upsert = f"""
         INSERT INTO {_q(name)} ({_columns(payload)}, first_seen_at, last_seen_at, deleted_at)
-        SELECT {", ".join(_incoming_value(table, c) for c in payload)}, $seen, $seen, NULL
+        SELECT {", ".join(_incoming_value(table, c) for c in payload)}, s.{FIRST_SEEN}, s.{SEEN}, NULL
         FROM {INCOMING} AS s
         ON CONFLICT ({_columns(table.key)}) DO UPDATE SET
             {", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in others)},
@@ -108,38 +148,66 @@ def _current_sql(name: str) -> tuple[str, str]:
 
 
 def merge_current(
-    con: duckdb.DuckDBPyConnection, table: Table, incoming: pyarrow.Table, seen_at: datetime
-) -> TableStats:
-    """Upsert the page's rows; counts say how many were new, changed and unchanged."""
+    con: duckdb.DuckDBPyConnection, table: Table, incoming: pyarrow.Table, pages: int
+) -> list[TableStats]:
+    """Upsert the rows (one per key); per page, how many were new, changed and unchanged.
+
+    `incoming` (registered as ``_incoming``) carries `SEEN` and `FIRST_SEEN` besides the payload.
+    """
     classify, upsert = _current_sql(table.name)
-    values = _in_list(incoming, lookup_column(table))
-    inserted, updated = con.execute(classify.replace("{values}", values)).fetchall()[0]
-    con.execute(upsert, {"seen": seen_at}).fetchall()
-    return TableStats(inserted=inserted, updated=updated, unchanged=incoming.num_rows - inserted - updated)
+    sql = classify.replace("{stored}", _stored(lookup_column(table), incoming, INCOMING))
+    counts = {page: (new, changed) for page, new, changed in con.execute(sql).fetchall()}
+    con.execute(upsert).fetchall()
+    rows = per_page(incoming.column(PAGE_COLUMN).to_pylist(), pages)
+    figures = []
+    for page in range(pages):
+        new, changed = counts.get(page, (0, 0))
+        figures.append(TableStats(inserted=new, updated=changed, unchanged=rows[page] - new - changed))
+    return figures
 
 
 @cache
 def _status_history_sql(rule: StatusHistory) -> str:
     tracked = TABLES[rule.tracked]
-    changed = " OR ".join(f"s.{_q(c)} IS DISTINCT FROM t.{_q(c)}" for c in rule.columns)
+    key = _columns(tracked.key)
+    changed = " OR ".join(f"lag({_q(c)}) OVER sightings IS DISTINCT FROM {_q(c)}" for c in rule.columns)
     return f"""
-        INSERT INTO {_q(rule.history)} ({_columns(tracked.key)}, {_q(rule.observed_column)}, {_columns(rule.columns)})
-        SELECT {_columns(tracked.key, "s.")}, $seen, {_columns(rule.columns, "s.")}
-        FROM {INCOMING} AS s LEFT JOIN (
-            SELECT {_columns(tracked.key)}, {_columns(rule.columns)}, true AS _stored
-            FROM {_q(rule.tracked)} WHERE {_q(lookup_column(tracked))} IN ({{values}})
-        ) AS t ON {_equal(tracked.key, "s", "t")}
-        WHERE t._stored IS NULL OR {changed}
-        ON CONFLICT DO NOTHING"""
+        WITH sighted AS (
+            SELECT {key}, -1 AS {PAGE_COLUMN}, NULL::TIMESTAMPTZ AS {SEEN}, {_columns(rule.columns)}
+            FROM {_q(rule.tracked)} WHERE {{stored}}
+            UNION ALL
+            SELECT {key}, {PAGE_COLUMN}, {SEEN}, {_columns(rule.columns)} FROM {INCOMING}
+        ), compared AS (
+            SELECT *, lag({PAGE_COLUMN}) OVER sightings IS NULL OR {changed} AS _observed
+            FROM sighted WINDOW sightings AS (PARTITION BY {key} ORDER BY {PAGE_COLUMN})
+        )
+        SELECT {key}, {SEEN} AS {_q(rule.observed_column)}, {_columns(rule.columns)}, {PAGE_COLUMN}
+        FROM compared WHERE {PAGE_COLUMN} >= 0 AND _observed
+        QUALIFY row_number() OVER (PARTITION BY {key}, {SEEN} ORDER BY {PAGE_COLUMN}) = 1"""
 
 
 def derive_status_history(
-    con: duckdb.DuckDBPyConnection, rule: StatusHistory, incoming: pyarrow.Table, seen_at: datetime
-) -> int:
-    """Append an observation for each tracked row that is new or changed; run before its upsert."""
-    values = _in_list(incoming, lookup_column(TABLES[rule.tracked]))
-    sql = _status_history_sql(rule).replace("{values}", values)
-    return con.execute(sql, {"seen": seen_at}).fetchall()[0][0]
+    con: duckdb.DuckDBPyConnection, rule: StatusHistory, incoming: pyarrow.Table, pages: int
+) -> list[int]:
+    """Append an observation per status change; per page, how many. Run before the tracked upsert.
+
+    `incoming` (registered as ``_incoming``) holds every accepted tracked row of the load, with
+    `SEEN`: each page's row is compared with the job's sighting before it, as if the pages had
+    loaded one by one.
+    """
+    tracked = TABLES[rule.tracked]
+    sql = _status_history_sql(rule).replace("{stored}", _stored(lookup_column(tracked), incoming, INCOMING))
+    observed = con.sql(sql).to_arrow_table()
+    if observed.num_rows == 0:
+        return [0] * pages
+    key = [*tracked.key, rule.observed_column]
+    columns = _columns([*key, *rule.columns])
+    with registered(con, OBSERVED, observed):
+        inserted = con.sql(
+            f"""INSERT INTO {_q(rule.history)} ({columns}) SELECT {columns} FROM {OBSERVED}
+                ON CONFLICT DO NOTHING RETURNING {_columns(key)}"""
+        ).to_arrow_table()
+    return per_page(_pages_of(inserted, observed, key), pages)
 
 
 @cache
@@ -148,34 +216,43 @@ def _children_sql(name: str) -> tuple[str, str]:
     target = _q(name)
     delete = f"""
         DELETE FROM {target} USING {PARENTS} AS p
-        WHERE {target}.{_q(lookup_column(table))} IN ({{values}}) AND {_equal(table.parent_key, target, "p")}"""
+        WHERE {target}.{{stored}} AND {_equal(table.parent_key, target, "p")}
+        RETURNING {_columns(table.parent_key, target + ".")}"""
     insert = f"INSERT INTO {target} ({_columns(table.payload_columns)}) SELECT {_columns(table.payload_columns)} FROM {INCOMING}"
     return delete, insert
 
 
 def replace_children(
-    con: duckdb.DuckDBPyConnection, table: Table, incoming: pyarrow.Table, parents: pyarrow.Table
-) -> TableStats:
-    """Replace all stored children of `parents` (a table of parent keys) by `incoming`."""
+    con: duckdb.DuckDBPyConnection, table: Table, incoming: pyarrow.Table, parents: pyarrow.Table, pages: int
+) -> list[TableStats]:
+    """Replace all stored children of `parents` by `incoming` (registered as ``_incoming``).
+
+    `parents` holds each parent's key and the page whose children it keeps: rows removed count
+    for that page.
+    """
     if parents.num_rows == 0:
-        return TableStats()
+        return [TableStats()] * pages
     delete, insert = _children_sql(table.name)
-    con.register(PARENTS, parents)
-    try:
-        removed = con.execute(delete.replace("{values}", _in_list(parents, lookup_column(table)))).fetchall()
-    finally:
-        con.unregister(PARENTS)
-    inserted = con.execute(insert).fetchall()[0][0] if incoming.num_rows else 0
-    return TableStats(inserted=inserted, removed=removed[0][0])
+    with registered(con, PARENTS, parents):
+        sql = delete.replace("{stored}", _stored(lookup_column(table), parents, PARENTS))
+        removed = _pages_of(con.sql(sql).to_arrow_table(), parents, list(table.parent_key))
+    if incoming.num_rows:
+        con.execute(insert).fetchall()
+    written = per_page(incoming.column(PAGE_COLUMN).to_pylist(), pages)
+    gone = per_page(removed, pages)
+    return [TableStats(inserted=written[page], removed=gone[page]) for page in range(pages)]
 
 
-def append_history(con: duckdb.DuckDBPyConnection, table: Table, incoming: pyarrow.Table) -> TableStats:
-    """Append rows whose key is not stored yet."""
+def append_history(
+    con: duckdb.DuckDBPyConnection, table: Table, incoming: pyarrow.Table, pages: int
+) -> list[int]:
+    """Append rows whose key is not stored yet (`incoming` registered as ``_incoming``); per page, how many."""
     columns = _columns(table.payload_columns)
-    inserted = con.execute(
-        f"INSERT INTO {_q(table.name)} ({columns}) SELECT {columns} FROM {INCOMING} ON CONFLICT DO NOTHING"
-    ).fetchall()[0][0]
-    return TableStats(inserted=inserted, unchanged=incoming.num_rows - inserted)
+    inserted = con.sql(
+        f"""INSERT INTO {_q(table.name)} ({columns}) SELECT {columns} FROM {INCOMING}
+            ON CONFLICT DO NOTHING RETURNING {_columns(table.key)}"""
+    ).to_arrow_table()
+    return per_page(_pages_of(inserted, incoming, list(table.key)), pages)
 
 
 def mark_deleted(con: duckdb.DuckDBPyConnection, scan_end: ScanEnd, source: str, ended_at: datetime) -> int:

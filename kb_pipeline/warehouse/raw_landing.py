@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from kb_pipeline.normalize import redact_credentials, strip_credentials_in_text
 from kb_pipeline.pages import Page, ScanEnd
+from kb_pipeline.warehouse.batches import in_utc
 
 _HEADER_KEY = b"kb_pipeline.page"
 _STAMP = "%Y%m%dT%H%M%S%fZ"
@@ -97,7 +98,7 @@ def write_page(path: Path, page: Page, seq: int) -> None:
         "request": [_dump(header["request"])] * count,
         "cursor": [None if page.cursor is None else _dump(page.cursor)] * count,
         "scan_end": [None if page.scan_end is None else _dump(header["scan_end"])] * count,
-        "fetched_at": [page.fetched_at] * count,
+        "fetched_at": [in_utc(page.fetched_at)] * count,
     }
     table = pyarrow.table(
         {
@@ -109,8 +110,21 @@ def write_page(path: Path, page: Page, seq: int) -> None:
     ).replace_schema_metadata({_HEADER_KEY: orjson.dumps(header)})
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, temporary)
-    os.replace(temporary, path)
+    try:
+        pq.write_table(table, temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def remove_page(raw_dir: Path, path: Path) -> None:
+    """Remove a landed page that did not commit, and the folders it leaves empty under `raw_dir`."""
+    path.unlink(missing_ok=True)
+    for folder in path.parents:
+        if folder == raw_dir or raw_dir not in folder.parents or any(folder.iterdir()):
+            return
+        folder.rmdir()
 
 
 def read_page(path: Path) -> Page:

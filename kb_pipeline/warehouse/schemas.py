@@ -5,8 +5,8 @@ pyarrow-backed dtypes, as `kb_pipeline.warehouse.batches` builds them and as
 ``to_pandas(types_mapper=pd.ArrowDtype)`` returns them); the bookkeeping columns may be present
 too, so the same schema checks a table read back from DuckDB. `raw` holds JSON text.
 
-Rules, beyond the column types: key columns are never null and unique within a batch (the last
-duplicate wins, the earlier ones fail); `source` is one of `pages.SOURCES`; `documents.status` is
+Rules, beyond the column types: key columns are never null and unique within a page (the last
+duplicate wins, the earlier ones fail; a key may repeat across the pages of one load); `source` is one of `pages.SOURCES`; `documents.status` is
 one of `DOCUMENT_STATUSES` and the job statuses one of `JOB_STATUSES`; `progress_pct` lies in
 0–100; every BIGINT column (counts, sizes, seconds) and `duration_s` are at least 0.
 """
@@ -29,6 +29,9 @@ ARROW_TYPES: dict[str, pyarrow.DataType] = {
     "TIMESTAMPTZ": pyarrow.timestamp("us", tz="UTC"),
 }
 """How each DuckDB type of the contract travels in Arrow (JSON as its text)."""
+
+PAGE_COLUMN = "_page"
+"""In a load of several pages, the position of the page each row came from (0 for a single page)."""
 
 COLUMN_RULES: dict[tuple[str, str], list[pa.Check]] = {
     ("documents", "status"): [pa.Check.isin(DOCUMENT_STATUSES)],
@@ -73,10 +76,11 @@ def schema_for(table: Table) -> pa.DataFrameSchema:
 def value_rules(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
     """The part of a schema that checks values, for batches whose types are already enforced.
 
-    Keeps the columns that carry checks or must not be null, and the key uniqueness; drops dtype
-    checks and coercion. `batches.build` types every value while it builds the Arrow batch
-    (stricter than a dtype check: row by row), so validating the full schema again would only
-    add pandera's per-column cost to every page.
+    Keeps the columns that carry checks or must not be null, and the key uniqueness, scoped to
+    one page (`PAGE_COLUMN`) so that the pages of a load validate together; drops dtype checks
+    and coercion. `batches.build` types every value while it builds the Arrow batch (stricter
+    than a dtype check: row by row), so validating the full schema again would only add
+    pandera's per-column cost to every load.
     """
     columns = {
         name: pa.Column(checks=column.checks, nullable=column.nullable, required=column.required)
@@ -86,7 +90,7 @@ def value_rules(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         columns,
         name=schema.name,
-        unique=schema.unique,
+        unique=[PAGE_COLUMN, *schema.unique],
         report_duplicates=schema.report_duplicates,
     )
 

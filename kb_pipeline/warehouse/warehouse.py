@@ -1,15 +1,18 @@
 """`Warehouse`: one data directory (``warehouse.duckdb``, ``raw/``, ``feeds/``) and its single writer.
 
-A page goes in with `load_page`: it lands raw first, then its rows are validated, quarantined or
-merged, its scan end applied and its stream cursor saved, all in one DuckDB transaction. If any
-step fails the transaction rolls back and the page's raw file is removed, so the warehouse (raw
-included) holds exactly the pages it committed, and a rebuild from raw gives the same tables.
+Pages go in with `load_pages` (or `load_page` for one): each lands raw first, then the rows of all
+of them are validated, quarantined or merged, their scan ends applied and their stream cursors
+saved, all in one DuckDB transaction. If any step fails the transaction rolls back and the raw
+files of the load are removed, so the warehouse (raw included) holds exactly the pages it
+committed, and a rebuild from raw gives the same tables. Loading many pages at once pays the
+fixed costs of a transaction and of each merge statement once instead of once per page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -17,18 +20,20 @@ from typing import Any, Self
 import duckdb
 import pyarrow
 
-from kb_pipeline.pages import SOURCES, Page, Record, TableRows
-from kb_pipeline.warehouse import merge, state
-from kb_pipeline.warehouse.batches import Batch, build, prepare
+from kb_pipeline.pages import Page, Record, TableRows
+from kb_pipeline.warehouse import state
 from kb_pipeline.warehouse.connection import connect
 from kb_pipeline.warehouse.errors import WarehouseSchemaError
 from kb_pipeline.warehouse.feeds import export
+from kb_pipeline.warehouse.loads import prepare_load
+from kb_pipeline.warehouse.merging import merge_load
 from kb_pipeline.warehouse.migrations import migrate, schema_version
-from kb_pipeline.warehouse.raw_landing import iter_raw_pages, page_path, write_page
-from kb_pipeline.warehouse.stats import LoadStats, LoadTotals, TableStats, add_tables
-from kb_pipeline.warehouse.tables import TABLES, Table
+from kb_pipeline.warehouse.raw_landing import iter_raw_pages, page_path, remove_page, write_page
+from kb_pipeline.warehouse.stats import LoadStats, LoadTotals
+from kb_pipeline.warehouse.tables import TABLES
 
 DATABASE_FILE = "warehouse.duckdb"
+REBUILD_PAGES_PER_LOAD = 50
 
 
 class Warehouse:
@@ -120,102 +125,80 @@ class Warehouse:
         transaction; on failure nothing changes and the raw file is removed.
         `land_raw=False` skips raw landing (for pages read back from raw).
         """
+        return self.load_pages([(page, rows)], land_raw=land_raw)[0]
+
+    def load_pages(
+        self, items: Sequence[tuple[Page, TableRows]], *, land_raw: bool = True
+    ) -> list[LoadStats]:
+        """Load several pages, in the order given, in one transaction; returns each page's figures.
+
+        The tables end as if each page had gone through `load_page` in turn: for a key given by
+        several pages the last page's row wins (a key twice on ONE page is still quarantined),
+        first_seen_at and last_seen_at come from the fetch times of the key's first and last
+        page, a parent keeps the children of its last page, a scan end applies after its page
+        and the pages before it, each job status change is observed at its page's fetch time,
+        and each (stream, partition) keeps the cursor of its last page that has one. Pages may
+        come from any streams and partitions. Every page lands raw first and gets its own page
+        log entry and figures (see `TableStats` for how they split between pages). If anything
+        fails, nothing of the load is committed and all its raw files are removed.
+        """
         self._require_writer()
-        _check_page(page, rows)
-        batches = _prepare(rows)
-        self._seq += 1
-        seq = self._seq
-        raw_path = None
-        if land_raw:
-            raw_path = page_path(self.raw_dir, page, seq)
-            while raw_path.exists():
-                self._seq += 1
-                seq = self._seq
-                raw_path = page_path(self.raw_dir, page, seq)
-            write_page(raw_path, page, seq)
+        load = prepare_load(items)
+        if not load.pages:
+            return []
+        seqs: list[int] = []
+        raw_paths: list[Path | None] = []
         try:
+            for page in load.pages:
+                seq, raw_path = self._land(page, land_raw)
+                seqs.append(seq)
+                raw_paths.append(raw_path)
             with self._transaction():
-                tables = self._merge(page, batches)
-                state.quarantine(self._con, page, seq, list(batches.values()))
-                if page.cursor is not None:
-                    state.set_cursor(self._con, page.stream, page.partition, page.cursor)
-                stats = LoadStats(
-                    stream=page.stream,
-                    partition=page.partition,
-                    seq=seq,
-                    raw_path=raw_path,
-                    tables=tables,
-                    cursor_saved=page.cursor is not None,
+                figures = merge_load(self._con, load)
+                state.quarantine(self._con, load.pages, seqs, list(load.batches.values()))
+                saved = load.stored_cursors()
+                state.set_cursors(
+                    self._con,
+                    [(load.pages[i].stream, load.pages[i].partition, load.pages[i].cursor) for i in saved],
                 )
-                state.log_page(
-                    self._con, page, seq, None if raw_path is None else str(raw_path), stats.as_dict()
+                stats = [
+                    LoadStats(
+                        stream=page.stream,
+                        partition=page.partition,
+                        seq=seq,
+                        raw_path=raw_path,
+                        tables=tables,
+                        cursor_saved=position in saved,
+                    )
+                    for position, (page, seq, raw_path, tables) in enumerate(
+                        zip(load.pages, seqs, raw_paths, figures, strict=True)
+                    )
+                ]
+                state.log_pages(
+                    self._con,
+                    load.pages,
+                    seqs,
+                    [None if path is None else str(path) for path in raw_paths],
+                    [page_stats.as_dict() for page_stats in stats],
                 )
         except BaseException:
-            if raw_path is not None:
-                raw_path.unlink(missing_ok=True)
+            for raw_path in raw_paths:
+                if raw_path is not None:
+                    remove_page(self.raw_dir, raw_path)
             raise
         return stats
 
-    def _merge(self, page: Page, batches: dict[str, Batch]) -> dict[str, TableStats]:
-        stats = {
-            name: TableStats(received=len(batch.rows), quarantined=len(batch.rejected))
-            for name, batch in batches.items()
-        }
-        for table in TABLES.values():
-            batch = batches.get(table.name)
-            if table.merge == "children":
-                merged = self._merge_children(table, batches)
-            elif batch is None:
-                continue
-            elif table.merge == "current":
-                merged = self._merge_current(table, batch.accepted(), page, stats)
-            else:
-                merged = self._merge_history(table, batch.accepted())
-            stats = add_tables(stats, {table.name: merged})
-        if page.scan_end is not None:
-            marked = merge.mark_deleted(self._con, page.scan_end, page.source, page.fetched_at)
-            stats = add_tables(stats, {page.scan_end.table: TableStats(deleted=marked)})
-        return {name: figures for name, figures in stats.items() if figures != TableStats()}
-
-    def _merge_current(
-        self, table: Table, accepted: pyarrow.Table, page: Page, stats: dict[str, TableStats]
-    ) -> TableStats:
-        if accepted.num_rows == 0:
-            return TableStats()
-        with self._incoming(accepted):
-            for rule in merge.STATUS_HISTORIES:
-                if rule.tracked == table.name:
-                    observed = merge.derive_status_history(self._con, rule, accepted, page.fetched_at)
-                    stats[rule.history] = stats.get(rule.history, TableStats()) + TableStats(
-                        inserted=observed
-                    )
-            return merge.merge_current(self._con, table, accepted, page.fetched_at)
-
-    def _merge_children(self, table: Table, batches: dict[str, Batch]) -> TableStats:
-        parent = batches.get(merge.parent_table(table).name)
-        children = batches.get(table.name)
-        key = list(table.parent_key)
-        sources = [batch.accepted().select(key) for batch in (parent, children) if batch is not None]
-        if not sources:
-            return TableStats()
-        parents = pyarrow.concat_tables(sources).group_by(key).aggregate([])
-        incoming = children.accepted() if children is not None else build(table, []).typed
-        with self._incoming(incoming):
-            return merge.replace_children(self._con, table, incoming, parents)
-
-    def _merge_history(self, table: Table, accepted: pyarrow.Table) -> TableStats:
-        if accepted.num_rows == 0:
-            return TableStats()
-        with self._incoming(accepted):
-            return merge.append_history(self._con, table, accepted)
-
-    @contextmanager
-    def _incoming(self, rows: pyarrow.Table) -> Iterator[None]:
-        self._con.register(merge.INCOMING, rows)
-        try:
-            yield
-        finally:
-            self._con.unregister(merge.INCOMING)
+    def _land(self, page: Page, land_raw: bool) -> tuple[int, Path | None]:
+        """The page's sequence number, and where it landed raw (None when `land_raw` is off)."""
+        self._seq += 1
+        if not land_raw:
+            return self._seq, None
+        raw_path = page_path(self.raw_dir, page, self._seq)
+        while raw_path.exists():
+            self._seq += 1
+            raw_path = page_path(self.raw_dir, page, self._seq)
+        write_page(raw_path, page, self._seq)
+        return self._seq, raw_path
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -237,21 +220,30 @@ class Warehouse:
         """The landed pages, in the order they were fetched (fetched_at, then page sequence)."""
         return iter_raw_pages(self.raw_dir)
 
-    def rebuild(self, pages: Iterable[tuple[Page, TableRows]], *, land_raw: bool = False) -> LoadTotals:
+    def rebuild(
+        self,
+        pages: Iterable[tuple[Page, TableRows]],
+        *,
+        land_raw: bool = False,
+        pages_per_load: int = REBUILD_PAGES_PER_LOAD,
+    ) -> LoadTotals:
         """Empty the tables and the derived bookkeeping, then load `pages` in the order given.
 
         Meant for pages read back with `iter_raw_pages` and normalized again: stream cursors,
         deletions and job status history come back as they were. Raw files are not written again
         unless `land_raw` (set it when rebuilding into another data directory). The run log is
-        kept. Each page commits on its own: after a failure, run the rebuild again.
+        kept. Pages commit `pages_per_load` at a time (`load_pages` gives the same tables as
+        one by one): after a failure, run the rebuild again.
         """
         self._require_writer()
         with self._transaction():
             for name in (*TABLES, *state.STATE_TABLES):
                 self._con.execute(f"DELETE FROM {name}").fetchall()
         totals = LoadTotals()
-        for page, rows in pages:
-            totals.add(self.load_page(page, rows, land_raw=land_raw))
+        pending = iter(pages)
+        while chunk := list(islice(pending, pages_per_load)):
+            for stats in self.load_pages(chunk, land_raw=land_raw):
+                totals.add(stats)
         return totals
 
     # -- state ---------------------------------------------------------------------------------
@@ -316,49 +308,3 @@ def table_counts(data_dir: str | Path, *, lock_timeout_s: float = 0.0) -> dict[s
     """Rows per table of the contract (and `_kb.quarantine`), from a read-only open."""
     with Warehouse.reader(data_dir, lock_timeout_s=lock_timeout_s) as warehouse:
         return warehouse.table_counts()
-
-
-def _check_page(page: Page, rows: TableRows) -> None:
-    where = f"page of stream {page.stream!r} (partition {page.partition!r})"
-    if page.fetched_at.tzinfo is None:
-        raise ValueError(f"{where}: fetched_at must be timezone-aware")
-    if page.source not in SOURCES:
-        raise ValueError(f"{where}: unknown source {page.source!r}; known: {', '.join(SOURCES)}")
-    unknown = sorted(set(rows) - set(TABLES))
-    if unknown:
-        raise ValueError(f"{where}: rows for unknown tables {unknown}; tables are {', '.join(TABLES)}")
-    scan_end = page.scan_end
-    if scan_end is None:
-        return
-    table = TABLES.get(scan_end.table)
-    if table is None or table.merge != "current":
-        raise ValueError(f"{where}: scan end names {scan_end.table!r}, which is not a current-state table")
-    if scan_end.scan_started_at.tzinfo is None:
-        raise ValueError(f"{where}: scan_started_at must be timezone-aware")
-    if scan_end.partition_column is not None and (
-        scan_end.partition_column not in table.columns or scan_end.partition is None
-    ):
-        raise ValueError(
-            f"{where}: scan end partition {scan_end.partition_column!r}={scan_end.partition!r} "
-            f"needs a column of {table.name} and a value"
-        )
-
-
-def _prepare(rows: TableRows) -> dict[str, Batch]:
-    """Validated batches in table order; children of a quarantined parent are quarantined too."""
-    batches = {name: prepare(table, rows[name]) for name, table in TABLES.items() if rows.get(name)}
-    for table in TABLES.values():
-        if table.merge != "children" or table.name not in batches:
-            continue
-        parent_table = merge.parent_table(table)
-        parent = batches.get(parent_table.name)
-        if parent is None or not parent.rejected:
-            continue
-        keys = [tuple(row.get(c) for c in parent_table.key) for row in parent.rows]
-        loaded = {key for index, key in enumerate(keys) if index not in parent.rejected}
-        dropped = {keys[index] for index in parent.rejected} - loaded
-        children = batches[table.name]
-        for index, row in enumerate(children.rows):
-            if tuple(row.get(c) for c in table.parent_key) in dropped:
-                children.reject(index, f"its {parent_table.name} row was quarantined")
-    return batches

@@ -41,6 +41,18 @@ def document(doc_id: str, kb_id: str = "kb-1", **changes: Any) -> Record:
     return row | changes
 
 
+def knowledge_base(kb_id: str, **changes: Any) -> Record:
+    row: Record = {
+        "source": "lingma",
+        "kb_id": kb_id,
+        "name": f"{kb_id} docs",
+        "scope_type": "organization",
+        "scope_id": "org-1",
+        "raw": {"id": kb_id},
+    }
+    return row | changes
+
+
 def tag(doc_id: str, key: str, value: str, kb_id: str = "kb-1") -> Record:
     return {"source": "qianfan", "kb_id": kb_id, "doc_id": doc_id, "tag_key": key, "tag_value": value}
 

@@ -7,7 +7,7 @@ import pandera.errors
 import pytest
 
 from kb_pipeline.warehouse import Warehouse
-from kb_pipeline.warehouse.schemas import LOAD_RULES, SCHEMAS
+from kb_pipeline.warehouse.schemas import LOAD_RULES, PAGE_COLUMN, SCHEMAS
 from kb_pipeline.warehouse.tables import TABLES
 from tests.warehouse.builders import at, chunk_count, document, job, page
 
@@ -71,4 +71,4 @@ def test_load_rules_keep_every_check_of_the_full_schemas() -> None:
             if spec.checks or not spec.nullable:
                 assert [str(check) for check in rules.columns[column].checks] == [str(c) for c in spec.checks]
                 assert rules.columns[column].nullable == spec.nullable
-        assert rules.unique == schema.unique
+        assert rules.unique == [PAGE_COLUMN, *schema.unique]

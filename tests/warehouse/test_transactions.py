@@ -45,7 +45,7 @@ def test_a_failure_mid_transaction_leaves_tables_cursor_and_raw_as_before(
     def fail(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(state, "log_page", fail)  # the last step, after every merge and the cursor
+    monkeypatch.setattr(state, "log_pages", fail)  # the last step, after every merge and the cursor
     with pytest.raises(RuntimeError, match="disk full"):
         warehouse.load_page(
             page(
