@@ -29,7 +29,7 @@ from kb_pipeline.defs.streams import STREAMS, source_stream_keys
 from kb_pipeline.pages import Page
 from kb_pipeline.sources import SOURCES
 
-SHOWN_ROW_KINDS = ("inserted", "updated", "marked_deleted", "quarantined")
+SHOWN_ROW_KINDS = ("inserted", "updated", "deleted", "quarantined")
 QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
 """Dagster's own event lines stay out of the terminal; this module prints what matters."""
 

@@ -54,7 +54,9 @@ def test_a_typo_names_the_key_and_the_file(tmp_path: Path, secrets: None) -> Non
 
 def test_a_missing_environment_variable_is_named(tmp_path: Path, secrets: None, monkeypatch) -> None:
     monkeypatch.delenv("VOLC_SECRETKEY")
-    with pytest.raises(ConfigError, match=r"sources\.vikingdb\.credentials\.secret_access_key: .*VOLC_SECRETKEY"):
+    with pytest.raises(
+        ConfigError, match=r"sources\.vikingdb\.credentials\.secret_access_key: .*VOLC_SECRETKEY"
+    ):
         load_config(write(tmp_path, example()))
 
 

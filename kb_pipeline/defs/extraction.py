@@ -26,7 +26,7 @@ from kb_pipeline.warehouse import TableStats, Warehouse
 
 EXTRACTION_OP = "extract_streams"
 ROW_KINDS = [field.name for field in dataclasses.fields(TableStats)]
-"""Row counters (received, inserted, updated, marked_deleted, quarantined, ...) shown for every table,
+"""Row counters (received, inserted, updated, deleted, quarantined, ...) shown for every table,
 zeros included, so the UI can plot them run after run."""
 
 progress_log = logging.getLogger("kb_pipeline.progress")

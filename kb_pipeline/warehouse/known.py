@@ -29,7 +29,9 @@ class KnownSnapshot:
         for row in kb_rows:
             kbs[row["source"]].append((row["kb_id"], row["scope_id"]))
         jobs: dict[str, dict[str, str | None]] = defaultdict(dict)
-        for row in warehouse.query("SELECT source, job_id, status FROM jobs ORDER BY source, job_id").to_pylist():
+        for row in warehouse.query(
+            "SELECT source, job_id, status FROM jobs ORDER BY source, job_id"
+        ).to_pylist():
             jobs[row["source"]][row["job_id"]] = row["status"]
         return cls(dict(kbs), dict(jobs))
 
