@@ -80,7 +80,7 @@ def demo(
         export_sandbox_environment()
         config_file = write_sandbox_config(sandbox.url, sandbox.dataset, data_dir)
         ok = materialize_all(config_file, console=console)
-    _summary(load_config(config_file).data_dir, config_file)
+    _summary(load_config(config_file).data_dir)
     if not ok:
         raise typer.Exit(code=1)
 
@@ -104,7 +104,7 @@ def run(
     except ConfigError as error:
         raise _fail(str(error)) from None
     ok = materialize_all(cfg_path, full_refresh=full_refresh, sources=source, console=console)
-    _summary(load_config(cfg_path).data_dir, cfg_path)
+    _summary(load_config(cfg_path).data_dir)
     if not ok:
         raise typer.Exit(code=1)
 
@@ -169,12 +169,14 @@ def sql(
     limit: Annotated[int, typer.Option(help="rows to print at most")] = 50,
 ) -> None:
     """Answer an ad-hoc query as a table."""
+    import duckdb
+
     from kb_pipeline.warehouse import WarehouseError, read_only_query
 
     directory = _data_dir(data_dir, config)
     try:
         result = read_only_query(directory, query)
-    except WarehouseError as error:
+    except (WarehouseError, duckdb.Error) as error:
         raise _fail(str(error)) from None
     table = Table(show_lines=False, header_style="bold")
     for name in result.column_names:
@@ -204,11 +206,12 @@ def _print_counts(counts: dict[str, int]) -> None:
     console.print(table)
 
 
-def _summary(data_dir: Path, config_file: Path) -> None:
+def _summary(data_dir: Path) -> None:
     from kb_pipeline.warehouse import table_counts
 
     _print_counts(table_counts(data_dir))
     console.print(f"warehouse: [bold]{data_dir / 'warehouse.duckdb'}[/]")
     console.print(f"Parquet feeds: [bold]{data_dir / 'feeds'}[/]")
-    console.print(f'query it:  kb-pipeline sql "select * from kb_inventory" --config {config_file}')
-    console.print("open the UI: kb-pipeline ui")
+    where = "" if data_dir.resolve() == Path("data").resolve() else f" --data-dir {data_dir}"
+    console.print(f'query it:    kb-pipeline sql "select * from kb_inventory"{where}', soft_wrap=True)
+    console.print("open the UI: kb-pipeline ui", soft_wrap=True)
