@@ -83,3 +83,15 @@ def test_missing_file_and_bad_yaml_are_clear(tmp_path: Path) -> None:
     broken.write_text("sources: [unclosed", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(broken)
+
+
+def test_the_checked_in_sandbox_config_follows_the_sandbox_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """config/sandbox.yaml names every workspace, organization and task of `kb-pipeline sandbox`."""
+    from kb_pipeline.demo import SANDBOX_ENVIRONMENT, sandbox_config
+    from kb_pipeline.sandbox import Dataset
+
+    for name, value in SANDBOX_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    checked_in = yaml.safe_load((EXAMPLE.parent / "sandbox.yaml").read_text(encoding="utf-8"))
+    assert checked_in == sandbox_config("http://127.0.0.1:8765", Dataset.generate(7, 1.0), Path("../data"))
+    assert load_config(EXAMPLE.parent / "sandbox.yaml").data_dir == (EXAMPLE.parents[1] / "data").resolve()
