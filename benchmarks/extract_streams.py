@@ -1,6 +1,7 @@
 """Extract all seven streams from a sandbox in its own process; print records/s, requests/s, peak memory.
 
-Each configuration runs in a fresh child process so its peak memory is its own. With the vendors'
+Each extraction runs in a fresh child process (the sandbox in another), so the peak memory printed
+is the pipeline's own. With the vendors'
 QPS limits on, the wall time should approach the busiest vendor's requests divided by its QPS,
 since every vendor and knowledge base runs at once; the table prints that bound next to it.
 
@@ -49,38 +50,24 @@ def start_sandbox(scale: float, qps: bool) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the sandbox did not start")
 
 
-def measure(scale: float, qps: bool) -> dict:
-    """One extraction into a fresh warehouse; runs in its own process (see main)."""
-    from kb_pipeline.config import parse_config
-    from kb_pipeline.demo import export_sandbox_environment, sandbox_config
+def measure(config_file: Path, qps: bool) -> dict:
+    """One extraction into the config's (empty) warehouse; runs in its own process (see main)."""
+    from kb_pipeline.config import load_config
     from kb_pipeline.extract import extract
-    from kb_pipeline.sandbox import Dataset
     from kb_pipeline.sandbox.settings import DEFAULT_QPS
     from kb_pipeline.warehouse import Warehouse
 
-    server, url = start_sandbox(scale, qps)
-    try:
-        dataset = Dataset.generate(SEED, scale)  # same seed and scale: the server's records
-        export_sandbox_environment()
-        with tempfile.TemporaryDirectory() as data_dir:
-            # limits on: the client keeps to each vendor's default QPS; off: no client limit either
-            document = sandbox_config(url, dataset, Path(data_dir), qps=None if qps else UNLIMITED_QPS)
-            config = parse_config(document, Path(data_dir) / "bench.yaml")
-            started = time.perf_counter()
-            with Warehouse(data_dir) as warehouse:
-                report = extract(config, warehouse, run_id="bench")
-            wall = time.perf_counter() - started
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    config = load_config(config_file)
+    started = time.perf_counter()
+    with Warehouse(config.data_dir) as warehouse:
+        report = extract(config, warehouse, run_id="bench")
+    wall = time.perf_counter() - started
     requests = Counter()
     for stream in report.streams:
         requests[stream.source] += stream.requests
     records = sum(s.records for s in report.streams)
     bound = max(requests[source] / DEFAULT_QPS[source] for source in requests) if qps else None
     return {
-        "scale": scale,
-        "qps": qps,
         "wall_s": wall,
         "records": records,
         "requests": sum(requests.values()),
@@ -97,24 +84,44 @@ def measure(scale: float, qps: bool) -> dict:
     }
 
 
+def run(scale: float, qps: bool) -> dict:
+    """Start the sandbox, write a config for it, and measure one extraction in a child process."""
+    from kb_pipeline.demo import export_sandbox_environment, write_sandbox_config
+    from kb_pipeline.sandbox import Dataset
+
+    server, url = start_sandbox(scale, qps)
+    try:
+        dataset = Dataset.generate(SEED, scale)  # same seed and scale: the ids the server holds
+        export_sandbox_environment()
+        with tempfile.TemporaryDirectory() as data_dir:
+            # limits on: the client keeps to each vendor's default QPS; off: no client limit either
+            config = write_sandbox_config(url, dataset, Path(data_dir), qps=None if qps else UNLIMITED_QPS)
+            del dataset
+            child = [sys.executable, __file__, "--measure", str(config), "--qps", "on" if qps else "off"]
+            output = subprocess.run(child, check=True, capture_output=True, text=True).stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return json.loads(output)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--scale", type=float, default=100.0, help="100 ≈ 100,000 documents and 10,000 jobs")
     parser.add_argument("--qps", choices=("off", "on", "both"), default="both")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(args.scale, args.qps == "on")))
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.qps == "on")))
         return
     for mode in ("off", "on") if args.qps == "both" else (args.qps,):
-        child = [sys.executable, __file__, "--child", "--scale", str(args.scale), "--qps", mode]
-        result = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout)
+        result = run(args.scale, mode == "on")
         bound = f", bound by QPS ≈ {result['qps_bound_s']:.0f} s" if result["qps_bound_s"] else ""
         print(
-            f"QPS limits {mode}: {result['records']:,} records, {result['requests']:,} requests in "
-            f"{result['wall_s']:.1f} s{bound}: {result['records_per_s']:,.0f} records/s, "
+            f"scale {args.scale:g}, QPS limits {mode}: {result['records']:,} records, {result['requests']:,} "
+            f"requests in {result['wall_s']:.1f} s{bound}: {result['records_per_s']:,.0f} records/s, "
             f"{result['requests_per_s']:,.0f} requests/s, throttled {result['throttled']}, "
             f"peak memory {result['peak_rss_mib']:,.0f} MiB"
         )

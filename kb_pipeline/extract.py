@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 Progress = Callable[[Page], None]
 
-PAGES_AHEAD = 4
+PAGES_AHEAD = 16
 """Pages a partition may fetch before the oldest of them is committed (bounds memory)."""
 BATCH_PAGES = 64
 """Most pages the writer commits in one transaction."""
