@@ -18,6 +18,11 @@ from kb_pipeline.warehouse.errors import WarehouseBusyError, WarehouseNotFoundEr
 _HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
 
 
+MEMORY_LIMIT = "256MB"
+"""DuckDB's own cap (its buffer cache would otherwise grow with the file, up to 80% of RAM); larger
+work spills to temporary files, so the pipeline's memory stays bounded by its pages."""
+
+
 def connect(
     path: Path, *, read_only: bool, lock_timeout_s: float, poll_interval_s: float
 ) -> duckdb.DuckDBPyConnection:
@@ -27,7 +32,7 @@ def connect(
     deadline = time.monotonic() + lock_timeout_s
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": MEMORY_LIMIT})
         except duckdb.IOException as error:
             message = str(error)
             if "lock" not in message.lower():
