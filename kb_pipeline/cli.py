@@ -153,12 +153,21 @@ def ui(
             "-p",
             str(port),
         ]
-        child = subprocess.Popen(command, env=env, start_new_session=True)
-        try:
-            child.wait()
-        except KeyboardInterrupt:
+        # a shell that starts us in the background ignores SIGINT, and children inherit that:
+        # restore the defaults for dagster dev, and pass our INT or TERM on to its process group
+        child = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_default_signals)
+
+        def stop(signum: int, frame: object) -> None:
             os.killpg(child.pid, signal.SIGINT)
-            child.wait(timeout=30)
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        child.wait()
+
+
+def _default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @app.command()
