@@ -1,37 +1,21 @@
-"""Real DuckDB warehouse files for the report: the contract's tables (from tables.py), the `_kb` run
-log and the marts, filled with a few days of activity across the four sources."""
+"""Real warehouse files for the report (the migrations' schema and the marts), filled with a few
+days of activity across the four sources."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import cycle
-from typing import Any
 
 import duckdb
-import pandas as pd
 import pytest
 
 from kb_pipeline.marts import create_marts
-from kb_pipeline.warehouse.tables import DOCUMENT_STATUSES, JOB_STATUSES, TABLES
+from kb_pipeline.warehouse import Warehouse
+from kb_pipeline.warehouse.tables import DOCUMENT_STATUSES, JOB_STATUSES
+from tests.empty_warehouse import Rows, insert_rows, open_empty_warehouse
 
-Rows = list[dict[str, Any]]
 FIRST_DAY = datetime(2025, 3, 1, tzinfo=UTC)
-
-
-def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table in TABLES.values():
-        columns = ", ".join(f'"{name}" {sql_type}' for name, sql_type in table.columns.items())
-        con.execute(f"CREATE TABLE {table.name} ({columns}, PRIMARY KEY ({', '.join(table.key)}))")
-    con.execute("CREATE SCHEMA _kb")
-    con.execute(
-        "CREATE TABLE _kb.runs (run_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,"
-        " status VARCHAR, summary JSON)"
-    )
-    con.execute(
-        'CREATE TABLE _kb.stream_state (stream VARCHAR, "partition" VARCHAR, cursor JSON,'
-        " updated_at TIMESTAMPTZ)"
-    )
 
 
 def _activity() -> dict[str, Rows]:
@@ -112,19 +96,16 @@ def activity() -> dict[str, Rows]:
 @pytest.fixture(scope="session")
 def warehouse_factory(tmp_path_factory) -> Iterator[Callable[[dict[str, Rows]], duckdb.DuckDBPyConnection]]:
     """Opens a new warehouse file holding the given rows per table, with the marts created."""
-    connections: list[duckdb.DuckDBPyConnection] = []
+    opened: list[Warehouse] = []
 
     def open_warehouse(rows: dict[str, Rows]) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(str(tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"))
-        connections.append(con)
-        _create_tables(con)
+        warehouse = open_empty_warehouse(tmp_path_factory.mktemp("warehouse"))
+        opened.append(warehouse)
         for table, table_rows in rows.items():
-            con.register("batch", pd.DataFrame.from_records(table_rows))
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch")
-            con.unregister("batch")
-        create_marts(con)
-        return con
+            insert_rows(warehouse.connection, table, table_rows)
+        create_marts(warehouse.connection)
+        return warehouse.connection
 
     yield open_warehouse
-    for con in connections:
-        con.close()
+    for warehouse in opened:
+        warehouse.close()
