@@ -20,8 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import httpx
+
 from kb_pipeline.config import PipelineConfig
-from kb_pipeline.http.client import create_http_client
+from kb_pipeline.http.client import VendorClient, create_http_client
 from kb_pipeline.http.errors import ApiError, AuthError
 from kb_pipeline.pages import Page
 from kb_pipeline.sources import SOURCES, Source, Stream
@@ -195,7 +197,9 @@ class Engine:
             if self.progress:
                 self.progress(page)
 
-    async def _run_source(self, source: Source, settings: Any, streams: list[Stream], http, report) -> None:
+    async def _run_source(
+        self, source: Source, settings: Any, streams: list[Stream], http: httpx.AsyncClient, report: RunReport
+    ) -> None:
         client = source.client_factory(settings, http)
         failed: set[str] = set()
         for stream in streams:
@@ -217,7 +221,9 @@ class Engine:
                 failed.add(stream.name)
                 log.error("%s failed: %s", stream.name, "; ".join(stream_report.errors))
 
-    async def _run_stream(self, source: Source, stream: Stream, settings: Any, client, report) -> None:
+    async def _run_stream(
+        self, source: Source, stream: Stream, settings: Any, client: VendorClient, report: StreamReport
+    ) -> None:
         known = await self._write(KnownSnapshot.read, self.warehouse)
         partitions = stream.partitions(settings, known)
         report.partitions = len(partitions)

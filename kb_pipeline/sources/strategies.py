@@ -226,7 +226,7 @@ def newest_first(
         spec = listing.request(ctx, partition)
         records: list[Record] = []
         for job_id in running:
-            response = await _call(ctx, spec, {reread_param: job_id, "MaxResults": 1})
+            response = await _call(ctx, spec, {reread_param: job_id})
             records.extend(r for r in listing.records(response.body) if r.get(id_field) == job_id)
         found = {record[id_field] for record in records}
         gone = [job for job in running if job not in found]
