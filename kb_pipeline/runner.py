@@ -29,7 +29,7 @@ from kb_pipeline.defs.streams import STREAMS, source_stream_keys
 from kb_pipeline.pages import Page
 from kb_pipeline.sources import SOURCES
 
-SHOWN_ROW_KINDS = ("inserted", "updated", "deleted", "quarantined")
+MAIN_TABLE_ROW_KINDS = ("inserted", "updated", "deleted")
 QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
 """Dagster's own event lines stay out of the terminal; this module prints what matters."""
 
@@ -85,19 +85,22 @@ def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
     return messages
 
 
-def _figures(metadata: Mapping[str, dg.MetadataValue], tables: Iterable[str]) -> list[str]:
+def _figures(metadata: Mapping[str, dg.MetadataValue], tables: tuple[str, ...]) -> list[str]:
+    """Fetch figures, then what happened to the stream's main table; quarantine counts every table."""
+
     def number(entry: str) -> float:
         return metadata[entry].value if entry in metadata else 0
 
-    def rows(kind: str) -> str:
-        return f"{sum(number(f'{table}.{kind}') for table in tables):,}"
+    def rows(kind: str, over: Iterable[str]) -> str:
+        return f"{sum(number(f'{table}.{kind}') for table in over):,}"
 
     counts = [f"{number(entry):,}" for entry in ("records", "pages", "requests")]
-    return [*counts, *(rows(kind) for kind in SHOWN_ROW_KINDS)]
+    changes = [rows(kind, tables[:1]) for kind in MAIN_TABLE_ROW_KINDS]
+    return [*counts, *changes, rows("quarantined", tables)]
 
 
 def _stream_table(result: dg.ExecuteInProcessResult, wanted: list[dg.AssetKey]) -> Table:
-    """One line per stream: what it fetched and what its rows did (summed over its tables)."""
+    """One line per stream: what it fetched and what became of its rows."""
     table = Table(header_style="bold", box=None, padding=(0, 1, 0, 0))
     table.add_column("stream", no_wrap=True)
     for header in ("records", "pages", "requests", "new", "changed", "deleted", "quarantined"):
