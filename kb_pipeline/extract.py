@@ -90,9 +90,6 @@ class RunReport:
     def ok(self) -> bool:
         return all(report.ok for report in self.streams)
 
-    def failed_sources(self) -> list[str]:
-        return sorted({report.source for report in self.streams if not report.ok})
-
 
 def select_streams(
     sources: Iterable[str] | None = None, streams: Iterable[str] | None = None

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from kb_pipeline.http.client import ErrorParser, VendorClient
+from kb_pipeline.http.client import VendorClient
 from kb_pipeline.pages import Page, TableRows
 
 
@@ -64,13 +64,6 @@ class Source:
 
     name: str
     config_key: str
-    parse_error: ErrorParser
     client_factory: Callable[[Any, httpx.AsyncClient], VendorClient]
     streams: tuple[Stream, ...]
     default_qps: float
-
-    def stream(self, name: str) -> Stream:
-        for candidate in self.streams:
-            if candidate.name == name:
-                return candidate
-        raise KeyError(f"{self.name} has no stream {name!r}")

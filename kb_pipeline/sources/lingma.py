@@ -96,7 +96,6 @@ def _organizations(settings: LingmaSource, known: KnownRecords) -> list[str]:
 SOURCE = Source(
     name=NAME,
     config_key="lingma",
-    parse_error=parse_error,
     client_factory=make_client,
     default_qps=10,
     streams=(

@@ -174,7 +174,6 @@ def _knowledge_bases(settings: PaiSource, known: KnownRecords) -> list[str]:
 SOURCE = Source(
     name=NAME,
     config_key="pai_langstudio",
-    parse_error=parse_error,
     client_factory=make_client,
     default_qps=20,
     streams=(

@@ -168,7 +168,6 @@ def _knowledge_bases(settings: QianfanSource, known: KnownRecords) -> list[str]:
 SOURCE = Source(
     name=NAME,
     config_key="qianfan",
-    parse_error=parse_error,
     client_factory=make_client,
     default_qps=10,
     streams=(

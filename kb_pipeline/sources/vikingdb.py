@@ -166,7 +166,8 @@ def _projects(settings: VikingDbSource, known: KnownRecords) -> list[str]:
 
 
 def _tasks(settings: VikingDbSource, known: KnownRecords) -> list[str]:
-    return [ALL_PROJECTS] if settings.task_ids or known.running_job_ids(NAME) else []
+    """One account-wide partition when any task is configured or still running, else none."""
+    return [""] if settings.task_ids or known.running_job_ids(NAME) else []
 
 
 def _task_ids(settings: VikingDbSource, known: KnownRecords) -> list[str]:
@@ -179,7 +180,6 @@ def _task_ids(settings: VikingDbSource, known: KnownRecords) -> list[str]:
 SOURCE = Source(
     name=NAME,
     config_key="vikingdb",
-    parse_error=parse_error,
     client_factory=make_client,
     default_qps=10,
     streams=(
