@@ -64,6 +64,7 @@ class StreamReport:
     pages: int = 0
     records: int = 0
     requests: int = 0
+    requests_by_kind: dict[str, int] = field(default_factory=dict)
     retries: int = 0
     throttled: int = 0
     rows: dict[str, Counter[str]] = field(default_factory=dict)
@@ -212,6 +213,7 @@ class Engine:
             await self._run_stream(source, stream, settings, client, stream_report)
             used = client.stats - before
             stream_report.requests, stream_report.retries = used.requests, used.retries
+            stream_report.requests_by_kind = dict(used.by_kind)
             stream_report.throttled = used.throttled
             stream_report.duration_s = time.monotonic() - started
             if not stream_report.ok:

@@ -44,3 +44,15 @@ class Page:
     cursor: Record | None = None
     scan_end: ScanEnd | None = None
     run_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunningWindow:
+    """A partition's stored jobs from its oldest still-running one on.
+
+    A newest-first scan that is to see every running job again must reach `oldest_created`,
+    which takes about `jobs` records of listing.
+    """
+
+    oldest_created: datetime
+    jobs: int

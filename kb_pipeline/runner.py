@@ -23,7 +23,7 @@ from rich.table import Table
 
 from kb_pipeline.config import CONFIG_ENV_VAR, load_config
 from kb_pipeline.defs import ASSETS, RESOURCES
-from kb_pipeline.defs.extraction import EXTRACTION_OP, ExtractionConfig, progress_log
+from kb_pipeline.defs.extraction import EXTRACTION_OP, REQUEST_KINDS, ExtractionConfig, progress_log
 from kb_pipeline.defs.publishing import PUBLISHED_KEYS, REPORT_KEY
 from kb_pipeline.defs.streams import STREAMS, source_stream_keys
 from kb_pipeline.pages import Page
@@ -94,7 +94,8 @@ def _figures(metadata: Mapping[str, dg.MetadataValue], tables: tuple[str, ...]) 
     def rows(kind: str, over: Iterable[str]) -> str:
         return f"{sum(number(f'{table}.{kind}') for table in over):,}"
 
-    counts = [f"{number(entry):,}" for entry in ("records", "pages", "requests")]
+    fetched = ("records", "pages", "requests", *(f"requests.{kind}" for kind in REQUEST_KINDS))
+    counts = [f"{number(entry):,}" for entry in fetched]
     changes = [rows(kind, tables[:1]) for kind in MAIN_TABLE_ROW_KINDS]
     return [*counts, *changes, rows("quarantined", tables)]
 
@@ -103,7 +104,8 @@ def _stream_table(result: dg.ExecuteInProcessResult, wanted: list[dg.AssetKey]) 
     """One line per stream: what it fetched and what became of its rows."""
     table = Table(header_style="bold", box=None, padding=(0, 1, 0, 0))
     table.add_column("stream", no_wrap=True)
-    for header in ("records", "pages", "requests", "new", "changed", "deleted", "quarantined"):
+    headers = ("records", "pages", "requests", *REQUEST_KINDS, "new", "changed", "deleted", "quarantined")
+    for header in headers:
         table.add_column(header, justify="right", min_width=len(header))
     loaded = {
         event.asset_key: event.materialization.metadata for event in result.get_asset_materialization_events()
@@ -111,7 +113,11 @@ def _stream_table(result: dg.ExecuteInProcessResult, wanted: list[dg.AssetKey]) 
     for key in wanted:
         stream = STREAMS[key][1]
         metadata = loaded.get(key)
-        figures = _figures(metadata, stream.tables) if metadata is not None else ["[red]failed[/]", *[""] * 6]
+        figures = (
+            _figures(metadata, stream.tables)
+            if metadata is not None
+            else ["[red]failed[/]", *[""] * (len(headers) - 1)]
+        )
         table.add_row(stream.name, *figures)
     return table
 

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 import dagster as dg
 from pydantic import Field
@@ -21,10 +21,14 @@ from kb_pipeline.defs import checks
 from kb_pipeline.defs.resources import PipelineSettings, WarehouseResource
 from kb_pipeline.defs.streams import STREAM_SPECS, STREAMS, WAREHOUSE_POOL, stream_key
 from kb_pipeline.extract import StreamReport, extract
+from kb_pipeline.http.client import RequestKind
 from kb_pipeline.pages import Page
 from kb_pipeline.warehouse import TableStats, Warehouse
 
 EXTRACTION_OP = "extract_streams"
+REQUEST_KINDS = get_args(RequestKind)
+"""Requests by what they were for (listing page, re-read, poll), zeros included, so the UI plots
+what each run cost."""
 ROW_KINDS = [field.name for field in dataclasses.fields(TableStats)]
 """Row counters (received, inserted, updated, deleted, quarantined, ...) shown for every table,
 zeros included, so the UI can plot them run after run."""
@@ -71,6 +75,7 @@ def _materialization(
         "pages": report.pages,
         "records": report.records,
         "requests": report.requests,
+        **{f"requests.{kind}": report.requests_by_kind.get(kind, 0) for kind in REQUEST_KINDS},
         "retries": report.retries,
         "throttled": report.throttled,
         "duration_s": round(report.duration_s, 3),
@@ -150,7 +155,8 @@ def _extract(
     for r in report.streams:
         outcome = "ok" if r.ok else "FAILED: " + "; ".join(r.errors)
         context.log.info(
-            f"{r.stream}: {r.records} records in {r.pages} pages, {r.requests} requests, "
+            f"{r.stream}: {r.records} records in {r.pages} pages, {r.requests} requests "
+            f"{r.requests_by_kind}, "
             f"{r.duration_s:.1f}s, {outcome}"
         )
     return {stream_key(r.stream): r for r in report.streams}

@@ -4,9 +4,10 @@ turns every failure into a typed ApiError."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import httpx
 import orjson
@@ -61,6 +62,9 @@ ErrorParser = Callable[[httpx.Response, Any], ErrorInfo | None]
 
 RequestIdReader = Callable[[httpx.Response, Any], str | None]
 
+RequestKind = Literal["listing", "reread", "poll"]
+"""What a request is for: a page of a listing, a re-read of one known record, a poll of one task."""
+
 
 @dataclass(frozen=True)
 class JsonResponse:
@@ -76,20 +80,29 @@ class JsonResponse:
 class ClientStats:
     """Cumulative counters of one VendorClient; `after - before` gives what one stream used.
 
-    `requests` counts attempts sent, `retries` the waits before another attempt, `throttled`
-    the answers that asked to slow down, `errors` the calls that finally raised.
+    `requests` counts attempts sent, `by_kind` the same attempts by what they were for (a
+    listing page, a re-read of one record, a poll of one task), `retries` the waits before
+    another attempt, `throttled` the answers that asked to slow down, `errors` the calls that
+    finally raised.
     """
 
     requests: int = 0
     retries: int = 0
     throttled: int = 0
     errors: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
 
     def snapshot(self) -> ClientStats:
-        return replace(self)
+        return ClientStats(self.requests, self.retries, self.throttled, self.errors, Counter(self.by_kind))
 
     def __sub__(self, other: ClientStats) -> ClientStats:
-        return ClientStats(**{f.name: getattr(self, f.name) - getattr(other, f.name) for f in fields(self)})
+        return ClientStats(
+            self.requests - other.requests,
+            self.retries - other.retries,
+            self.throttled - other.throttled,
+            self.errors - other.errors,
+            self.by_kind - other.by_kind,
+        )
 
 
 def http_error_parser(response: httpx.Response, body: Any) -> ErrorInfo | None:
@@ -171,8 +184,9 @@ class VendorClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         expect_json: bool = True,
+        kind: RequestKind = "listing",
     ) -> JsonResponse:
-        """One API call, retried as the policy allows.
+        """One API call, retried as the policy allows; every attempt is counted under `kind`.
 
         `path` is appended to the base URL as given (path parameters already encoded, see
         `expand_path`); it may carry a query of its own, which `params` extend. Params whose
@@ -194,7 +208,7 @@ class VendorClient:
         retrying = self._retry.retrying(before_sleep=self._note_retry)
         try:
             return await retrying(
-                self._attempt, where, method.upper(), url, request_headers, content, expect_json
+                self._attempt, where, kind, method.upper(), url, request_headers, content, expect_json
             )
         except ApiError as error:
             error.attempts = retrying.statistics.get("attempt_number", 1)
@@ -204,6 +218,7 @@ class VendorClient:
     async def _attempt(
         self,
         where: dict[str, str],
+        kind: RequestKind,
         method: str,
         url: httpx.URL,
         headers: dict[str, str],
@@ -215,6 +230,7 @@ class VendorClient:
         request = self._http.build_request(method, url, headers=headers, content=content)
         self._signer.sign(request)  # after the limiter wait, so the signed date is fresh
         self.stats.requests += 1
+        self.stats.by_kind[kind] += 1
         try:
             response = await self._http.send(request)
         except httpx.TimeoutException as exc:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import httpx
 
 from kb_pipeline.http.client import VendorClient
-from kb_pipeline.pages import Page, TableRows
+from kb_pipeline.pages import Page, RunningWindow, TableRows
 
 
 class KnownRecords(Protocol):
@@ -24,6 +24,8 @@ class KnownRecords(Protocol):
     def running_job_ids(self, source: str) -> list[str]: ...
 
     def job_ids(self, source: str) -> set[str]: ...
+
+    def running_window(self, source: str, kb_id: str) -> RunningWindow | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 Authenticated by a personal access token in `x-yunxiao-token`. The body is a bare JSON array;
 paging lives in `x-page`/`x-total-pages`/`x-total` response headers, at most 20 per page. What
-`x-next-page` holds on the last page is undocumented, so it is never trusted alone.
+`x-next-page` holds on the last page is undocumented, so it is never trusted alone. The listing
+sorts by `lastActivityTime`, so an hourly run reads only the knowledge bases active since the last.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from kb_pipeline.http.retry import parse_retry_after
 from kb_pipeline.normalize import parse_size, to_utc
 from kb_pipeline.pages import Page, TableRows
 from kb_pipeline.sources.base import KnownRecords, Source, Stream
-from kb_pipeline.sources.strategies import Listing, full_listing
+from kb_pipeline.sources.strategies import Listing, recently_active_first
 
 NAME = "lingma"
 VISIBILITY = {0: "private", 10: "public"}
@@ -103,8 +104,13 @@ SOURCE = Source(
             name="lingma.knowledge_bases",
             tables=("knowledge_bases",),
             partitions=_organizations,
-            extract=full_listing(
-                KNOWLEDGE_BASES, table="knowledge_bases", scope_column="scope_id", rescan_on_shift=True
+            extract=recently_active_first(
+                KNOWLEDGE_BASES,
+                id_field="id",
+                active_field="lastActivityTime",
+                order={"orderBy": "lastActivityTime", "sort": "desc"},
+                table="knowledge_bases",
+                scope_column="scope_id",
             ),
             normalize=normalize_knowledge_bases,
         ),

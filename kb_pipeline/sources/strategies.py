@@ -11,16 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from kb_pipeline.http.client import JsonResponse
+from kb_pipeline.http.client import JsonResponse, RequestKind
 from kb_pipeline.http.errors import ApiError, NotFoundError, PaginationError
 from kb_pipeline.http.paginators import ApiPage, Cursor, Paginator, RequestSpec, paginate
 from kb_pipeline.http.paths import expand_path
 from kb_pipeline.normalize import redact_credentials, to_utc
-from kb_pipeline.pages import Page, Record, ScanEnd
+from kb_pipeline.pages import Page, Record, RunningWindow, ScanEnd
 from kb_pipeline.sources.base import Extract, KnownRecords, StreamContext
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 MAX_RESCANS = 3
 TASK_BATCH = 100
 TASK_CONCURRENCY = 8
+REREAD_CONCURRENCY = 8
+"""Re-reads (or polls) in flight per partition; the client's rate limit still spaces them."""
+
+RefreshPlan = Literal["scan", "reread"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +172,70 @@ def full_listing(
     return extract
 
 
+def recently_active_first(
+    listing: Listing,
+    *,
+    id_field: str,
+    active_field: str,
+    order: Mapping[str, str],
+    table: str,
+    scope_column: str,
+) -> Extract:
+    """Knowledge bases most recently active first, down to the last run's mark; a full listing when
+    the total shows that some vanished.
+
+    Cursor: `{"active_mark": <newest activity seen>}`, plus a full listing's own while one runs.
+    An incremental pass asks with `order` (activity descending) and stops at the first page that
+    reaches below the mark; if the listing's total then differs from the knowledge bases held
+    live plus the new ones just seen, a full listing follows and marks the vanished deleted. The
+    first run, a full refresh and a killed full listing are full listings. Changes that leave
+    the activity time alone (a rename) wait for the daily full refresh.
+    """
+    full = full_listing(listing, table=table, scope_column=scope_column, rescan_on_shift=True)
+    ordered = replace(listing, params=lambda settings, partition: dict(order))
+
+    def newest(records: list[Record], mark: datetime | None) -> datetime | None:
+        times = [t for t in (to_utc(r.get(active_field)) for r in records) if t is not None]
+        return max([*times, *([mark] if mark else [])], default=None)
+
+    async def full_pass(ctx: StreamContext, partition: str, mark: datetime | None) -> AsyncIterator[Page]:
+        async for page in full(ctx, partition):
+            mark = newest(page.records, mark)
+            yield replace(page, cursor={**(page.cursor or {}), "active_mark": mark and mark.isoformat()})
+
+    async def extract(ctx: StreamContext, partition: str) -> AsyncIterator[Page]:
+        state = ctx.cursor or {}
+        mark = to_utc(state.get("active_mark"))
+        if ctx.full_refresh or mark is None or state.get("scan"):
+            async for page in full_pass(ctx, partition, None if ctx.full_refresh else mark):
+                yield page
+            return
+        known = set(ctx.known.knowledge_base_ids(ctx.source, partition))
+        new: set[str] = set()
+        latest, total = mark, None
+        async for api_page in _pages(ctx, ordered, partition, None):
+            new.update(r[id_field] for r in api_page.records if r.get(id_field) not in known)
+            latest, total = newest(api_page.records, latest), api_page.total
+            reached = any(
+                (t := to_utc(r.get(active_field))) is not None and t < mark for r in api_page.records
+            )
+            last = reached or api_page.done
+            cursor = {"active_mark": (latest if last else mark).isoformat()}
+            yield _page(
+                ctx, partition, api_page.records, _request_of(ctx, ordered, partition, api_page), cursor
+            )
+            if last:
+                break
+        if total != len(known) + len(new):
+            log.info(
+                "%s %s: %s listed, %d known: listing all", ctx.stream, partition, total, len(known) + len(new)
+            )
+            async for page in full_pass(ctx, partition, latest):
+                yield page
+
+    return extract
+
+
 def resume_from_marker(listing: Listing, *, table: str, scope_column: str) -> Extract:
     """Pick up where the last run's listing ended; a full refresh re-reads all and marks vanished rows.
 
@@ -199,6 +267,21 @@ def resume_from_marker(listing: Listing, *, table: str, scope_column: str) -> Ex
     return extract
 
 
+def plan_refresh(running: int, window: RunningWindow | None, page_size: int) -> RefreshPlan:
+    """How to see a partition's `running` records again: whichever sends fewer requests.
+
+    A scan newest-first that reaches the oldest running record takes `window.jobs // page_size
+    + 1` pages (its last page must show an older record to stop); re-reading costs one request
+    per running record plus the scan down to the high-water mark (at least one page). Without a
+    window (the warehouse holds none of them as running) only re-reading is sure to find them.
+    """
+    if running == 0:
+        return "scan"
+    if window is None:
+        return "reread"
+    return "scan" if window.jobs // page_size + 1 <= running + 1 else "reread"
+
+
 def newest_first(
     listing: Listing,
     *,
@@ -208,11 +291,13 @@ def newest_first(
     terminal_statuses: Iterable[str],
     reread_param: str,
 ) -> Extract:
-    """Newest first down to the high-water mark; records still running are re-read by id.
+    """Newest first down to the high-water mark; records still running are seen again each run.
 
-    Cursor: `{"high_water_mark": iso, "running": [ids], "scan": {"next", "max_seen"}}`. The mark
-    moves only when a scan reaches it, so a scan killed half-way resumes instead of skipping the
-    older part. A full refresh scans everything.
+    Cursor: `{"high_water_mark": iso, "running": [ids], "scan": {"next", "max_seen", "floor"}}`.
+    Running records are refreshed the cheaper way (`plan_refresh`): the scan goes on down to
+    the oldest of them, or each is re-read by id, concurrently within the rate limit. The mark
+    moves only when a scan reaches its floor, so a scan killed half-way resumes instead of
+    skipping the older part. A full refresh scans everything.
     """
     terminal = frozenset(terminal_statuses)
 
@@ -222,46 +307,67 @@ def newest_first(
         fresh = [job for job, status in seen.items() if status not in terminal and job not in keep]
         return keep + fresh
 
-    async def reread(ctx: StreamContext, partition: str, running: list[str]) -> AsyncIterator[Page]:
+    async def reread(ctx: StreamContext, partition: str, state: Record) -> AsyncIterator[Page]:
         spec = listing.request(ctx, partition)
-        records: list[Record] = []
-        for job_id in running:
-            response = await _call(ctx, spec, {reread_param: job_id})
-            records.extend(r for r in listing.records(response.body) if r.get(id_field) == job_id)
-        found = {record[id_field] for record in records}
-        gone = [job for job in running if job not in found]
-        if gone:
-            log.warning("%s %s: jobs no longer listed, stop following them: %s", ctx.stream, partition, gone)
-        state = {**(ctx.cursor or {}), "running": still_running(records, [j for j in running if j in found])}
-        yield _page(ctx, partition, records, {**_sent(spec), "reread": running}, state)
+        gate = asyncio.Semaphore(REREAD_CONCURRENCY)
+
+        async def one(job_id: str) -> list[Record]:
+            async with gate:
+                response = await _call(ctx, spec, {reread_param: job_id}, kind="reread")
+            return [r for r in listing.records(response.body) if r.get(id_field) == job_id]
+
+        running = list(state["running"])
+        for offset in range(0, len(running), TASK_BATCH):
+            batch = running[offset : offset + TASK_BATCH]
+            records = [r for found in await asyncio.gather(*(one(job) for job in batch)) for r in found]
+            found = {record[id_field] for record in records}
+            if gone := [job for job in batch if job not in found]:
+                log.warning(
+                    "%s %s: jobs no longer listed, stop following them: %s", ctx.stream, partition, gone
+                )
+            unchanged = [job for job in state["running"] if job not in batch]
+            state["running"] = unchanged + still_running(records, [job for job in batch if job in found])
+            yield _page(ctx, partition, records, {**_sent(spec), "reread": batch}, dict(state))
 
     async def extract(ctx: StreamContext, partition: str) -> AsyncIterator[Page]:
         state = dict(ctx.cursor or {})
-        if ctx.full_refresh:
-            state = {"running": state.get("running", [])}
-        if state.get("running") and not state.get("scan"):  # a resumed scan re-reads next run
-            async for page in reread(ctx, partition, state["running"]):
-                state = dict(page.cursor or {})
-                yield page
+        state.setdefault("running", [])
         mark = to_utc(state.get("high_water_mark"))
-        scan = state.get("scan") or {}
-        max_seen = to_utc(scan.get("max_seen")) or mark
-        async for api_page in _pages(ctx, listing, partition, scan.get("next")):
-            created = [to_utc(r.get(created_field)) for r in api_page.records]
-            created = [c for c in created if c is not None]
-            if created:
-                max_seen = max([*created, *([max_seen] if max_seen else [])])
-            reached_mark = mark is not None and any(c < mark for c in created)
-            state["running"] = still_running(api_page.records, state.get("running", []))
+        scan = state.get("scan")
+        sees_every_running = False  # whether this run's scan covers every record still running
+        if scan:  # a killed scan resumes where it stopped, down to the floor it set out for
+            floor, max_seen = to_utc(scan.get("floor")), to_utc(scan.get("max_seen")) or mark
+        elif ctx.full_refresh:
+            floor, max_seen, sees_every_running = None, None, True
+        else:
+            floor, max_seen = mark, mark
+            window = ctx.known.running_window(ctx.source, partition)
+            page_size = getattr(listing.paginator(ctx.settings), "page_size", None) or 1
+            if plan_refresh(len(state["running"]), window, page_size) == "reread":
+                async for page in reread(ctx, partition, state):
+                    yield page
+            else:
+                sees_every_running = True
+                if window is not None and floor is not None:
+                    floor = min(floor, window.oldest_created)
+        seen: list[Record] = []
+        async for api_page in _pages(ctx, listing, partition, (scan or {}).get("next")):
+            created = [c for c in (to_utc(r.get(created_field)) for r in api_page.records) if c is not None]
+            max_seen = max([*created, *([max_seen] if max_seen else [])], default=None)
+            state["running"] = still_running(api_page.records, state["running"])
+            seen.extend({id_field: r[id_field], status_field: r.get(status_field)} for r in api_page.records)
             request = _request_of(ctx, listing, partition, api_page)
-            if reached_mark or api_page.done:
+            if api_page.done or (floor is not None and any(c < floor for c in created)):
                 state.pop("scan", None)
                 state["high_water_mark"] = max_seen.isoformat() if max_seen else None
+                if sees_every_running:  # a running record the scan did not meet is gone
+                    state["running"] = still_running(seen, [])
                 yield _page(ctx, partition, api_page.records, request, dict(state))
                 return
             state["scan"] = {
                 "next": api_page.next_cursor,
                 "max_seen": max_seen.isoformat() if max_seen else None,
+                "floor": floor.isoformat() if floor else None,
             }
             yield _page(ctx, partition, api_page.records, request, dict(state))
 
@@ -290,7 +396,7 @@ def poll_until_terminal(
             spec = listing.request(ctx, task_id)
             async with gate:
                 try:
-                    response = await _call(ctx, spec, {})
+                    response = await _call(ctx, spec, {}, kind="poll")
                 except ApiError as error:
                     if isinstance(error, NotFoundError) or "not exist" in error.message:
                         log.warning(
@@ -309,8 +415,11 @@ def poll_until_terminal(
     return extract
 
 
-async def _call(ctx: StreamContext, spec: RequestSpec, params: Mapping[str, Any]) -> JsonResponse:
+async def _call(
+    ctx: StreamContext, spec: RequestSpec, params: Mapping[str, Any], *, kind: RequestKind
+) -> JsonResponse:
     return await ctx.client.call(
+        kind=kind,
         stream=ctx.stream,
         endpoint=spec.endpoint,
         method=spec.method,

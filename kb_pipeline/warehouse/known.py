@@ -8,17 +8,34 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from kb_pipeline.pages import RunningWindow
+
 
 class Queryable(Protocol):
     def query(self, sql: str) -> pa.Table: ...
 
 
+_RUNNING_WINDOWS = """
+    WITH oldest AS (
+        SELECT source, kb_id, min(created_at) AS oldest_created
+        FROM jobs WHERE status = 'running' AND kb_id IS NOT NULL AND created_at IS NOT NULL
+        GROUP BY source, kb_id
+    )
+    SELECT o.source, o.kb_id, o.oldest_created, count(*) AS jobs
+    FROM oldest o JOIN jobs j ON j.source = o.source AND j.kb_id = o.kb_id
+    WHERE j.created_at >= o.oldest_created
+    GROUP BY o.source, o.kb_id, o.oldest_created
+"""
+
+
 @dataclass(frozen=True)
 class KnownSnapshot:
-    """Live knowledge bases per source, and each source's jobs with their normalized status."""
+    """Live knowledge bases per source, each source's jobs with their normalized status, and the
+    running window of each knowledge base that has running jobs."""
 
     knowledge_bases: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
     jobs: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    running_windows: dict[tuple[str, str], RunningWindow] = field(default_factory=dict)
 
     @classmethod
     def read(cls, warehouse: Queryable) -> KnownSnapshot:
@@ -33,7 +50,11 @@ class KnownSnapshot:
             "SELECT source, job_id, status FROM jobs ORDER BY source, job_id"
         ).to_pylist():
             jobs[row["source"]][row["job_id"]] = row["status"]
-        return cls(dict(kbs), dict(jobs))
+        windows = {
+            (row["source"], row["kb_id"]): RunningWindow(row["oldest_created"], row["jobs"])
+            for row in warehouse.query(_RUNNING_WINDOWS).to_pylist()
+        }
+        return cls(dict(kbs), dict(jobs), windows)
 
     def knowledge_base_ids(self, source: str, scope_id: str | None = None) -> list[str]:
         return [kb for kb, scope in self.knowledge_bases.get(source, []) if scope_id in (None, scope)]
@@ -43,3 +64,6 @@ class KnownSnapshot:
 
     def job_ids(self, source: str) -> set[str]:
         return set(self.jobs.get(source, {}))
+
+    def running_window(self, source: str, kb_id: str) -> RunningWindow | None:
+        return self.running_windows.get((source, kb_id))
