@@ -127,12 +127,15 @@ def test_second_run_loads_only_the_changes(
     assert len(documents) == len(qianfan_kbs)  # one page per knowledge base, from its stored marker
     assert all(entry["body"].get("marker") for entry in documents)
     pai_kbs = sum(map(len, data.pai_knowledge_bases.values()))
-    # one first page per knowledge base (it reaches the high-water mark) + one re-read per running job
-    assert len(control.requests("pai_langstudio", "ListKnowledgeBaseJobs")) == pai_kbs + len(running_pai)
+    # one first page per knowledge base: it reaches the mark and the oldest running job, so no re-read
+    assert len(control.requests("pai_langstudio", "ListKnowledgeBaseJobs")) == pai_kbs
     still_running = [t for t, task in data.vikingdb_tasks.items() if task["status"] == "running"]
     assert len(control.requests("vikingdb")) == 1 + len(still_running) + 1  # collections + tasks polled
 
     metadata = materialized(result)
+    jobs_cost = metadata[key("pai.jobs")]
+    assert (jobs_cost["requests.listing"], jobs_cost["requests.reread"]) == (pai_kbs, 0)
+    assert metadata[key("vikingdb.tasks")]["requests.poll"] == len(still_running) + 1
     assert metadata[key("qianfan.documents")]["records"] == len(added)
     assert metadata[key("qianfan.documents")]["documents.inserted"] == len(added)
     new_ids = ", ".join(f"'{doc['id']}'" for doc in added)
