@@ -19,7 +19,9 @@ from kb_pipeline.pages import Page, RunningWindow, TableRows
 class KnownRecords(Protocol):
     """Read-only questions a stream may ask of what the warehouse already holds."""
 
-    def knowledge_base_ids(self, source: str, scope_id: str | None = None) -> list[str]: ...
+    def knowledge_base_ids(self, source: str, scope_id: str | None = None) -> list[str]:
+        """Live knowledge bases of a source (of one scope), oldest first."""
+        ...
 
     def running_job_ids(self, source: str) -> list[str]: ...
 

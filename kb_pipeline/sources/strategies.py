@@ -22,6 +22,7 @@ from kb_pipeline.http.paths import expand_path
 from kb_pipeline.normalize import redact_credentials, to_utc
 from kb_pipeline.pages import Page, Record, RunningWindow, ScanEnd
 from kb_pipeline.sources.base import Extract, KnownRecords, StreamContext
+from kb_pipeline.sources.vanished import Inconsistent, bisection_pays, find_vanished
 
 log = logging.getLogger(__name__)
 
@@ -177,22 +178,27 @@ def recently_active_first(
     *,
     id_field: str,
     active_field: str,
-    order: Mapping[str, str],
+    by_activity: Mapping[str, str],
+    by_creation: Mapping[str, str],
     table: str,
     scope_column: str,
+    key_column: str,
 ) -> Extract:
-    """Knowledge bases most recently active first, down to the last run's mark; a full listing when
-    the total shows that some vanished.
+    """Knowledge bases most recently active first, down to the last run's mark; those that vanished
+    are found by bisecting the listing in creation order, or by a full listing where that is cheaper.
 
     Cursor: `{"active_mark": <newest activity seen>}`, plus a full listing's own while one runs.
-    An incremental pass asks with `order` (activity descending) and stops at the first page that
-    reaches below the mark; if the listing's total then differs from the knowledge bases held
-    live plus the new ones just seen, a full listing follows and marks the vanished deleted. The
-    first run, a full refresh and a killed full listing are full listings. Changes that leave
-    the activity time alone (a rename) wait for the daily full refresh.
+    An incremental pass asks with `by_activity` and stops at the first page that reaches below
+    the mark. If the listing's total then differs from the knowledge bases held live plus the
+    new ones just seen, the vanished ones are looked for in the listing `by_creation`
+    (`kb_pipeline.sources.vanished`) and marked deleted; a full listing does it when the pages
+    contradict what is held. The first run, a full refresh and a killed full listing are full
+    listings. A change that leaves the activity time alone (a rename) waits for the daily full
+    refresh. The paginator must number its pages.
     """
     full = full_listing(listing, table=table, scope_column=scope_column, rescan_on_shift=True)
-    ordered = replace(listing, params=lambda settings, partition: dict(order))
+    active_first = replace(listing, params=lambda settings, partition: dict(by_activity))
+    oldest_first = replace(listing, params=lambda settings, partition: dict(by_creation))
 
     def newest(records: list[Record], mark: datetime | None) -> datetime | None:
         times = [t for t in (to_utc(r.get(active_field)) for r in records) if t is not None]
@@ -203,6 +209,28 @@ def recently_active_first(
             mark = newest(page.records, mark)
             yield replace(page, cursor={**(page.cursor or {}), "active_mark": mark and mark.isoformat()})
 
+    async def vanished_pages(
+        ctx: StreamContext, partition: str, held: list[str], vanished: int, total: int, cursor: Record
+    ) -> list[Page]:
+        """Pages read while bisecting, then one empty page per vanished record that marks it deleted."""
+        paginator = listing.paginator(ctx.settings)
+        read: list[Page] = []
+
+        async def fetch(number: int) -> list[str]:
+            spec = paginator.prepare(oldest_first.request(ctx, partition), {paginator.page_param: number})
+            response = await _call(ctx, spec, {}, kind="listing")
+            records = listing.records(response.body)
+            read.append(_page(ctx, partition, records, _sent(spec), cursor))
+            return [record[id_field] for record in records]
+
+        gone = await find_vanished(held, vanished, total, paginator.page_size, fetch)
+        ended = _now()
+        request = {**_sent(oldest_first.request(ctx, partition)), "vanished": gone}
+        return read + [
+            _page(ctx, partition, [], request, cursor, ScanEnd(table, ended, key_column, record_id))
+            for record_id in gone
+        ]
+
     async def extract(ctx: StreamContext, partition: str) -> AsyncIterator[Page]:
         state = ctx.cursor or {}
         mark = to_utc(state.get("active_mark"))
@@ -210,28 +238,36 @@ def recently_active_first(
             async for page in full_pass(ctx, partition, None if ctx.full_refresh else mark):
                 yield page
             return
-        known = set(ctx.known.knowledge_base_ids(ctx.source, partition))
-        new: set[str] = set()
+        held = ctx.known.knowledge_base_ids(ctx.source, partition)
+        held_ids, new = set(held), set[str]()
         latest, total = mark, None
-        async for api_page in _pages(ctx, ordered, partition, None):
-            new.update(r[id_field] for r in api_page.records if r.get(id_field) not in known)
+        async for api_page in _pages(ctx, active_first, partition, None):
+            new.update(r[id_field] for r in api_page.records if r.get(id_field) not in held_ids)
             latest, total = newest(api_page.records, latest), api_page.total
             reached = any(
                 (t := to_utc(r.get(active_field))) is not None and t < mark for r in api_page.records
             )
             last = reached or api_page.done
             cursor = {"active_mark": (latest if last else mark).isoformat()}
-            yield _page(
-                ctx, partition, api_page.records, _request_of(ctx, ordered, partition, api_page), cursor
-            )
+            request = _request_of(ctx, active_first, partition, api_page)
+            yield _page(ctx, partition, api_page.records, request, cursor)
             if last:
                 break
-        if total != len(known) + len(new):
-            log.info(
-                "%s %s: %s listed, %d known: listing all", ctx.stream, partition, total, len(known) + len(new)
-            )
-            async for page in full_pass(ctx, partition, latest):
-                yield page
+        vanished = len(held) + len(new) - (total if total is not None else -1)
+        if vanished == 0:
+            return
+        page_size = listing.paginator(ctx.settings).page_size
+        if total is not None and vanished > 0 and bisection_pays(vanished, total, page_size):
+            try:
+                pages = await vanished_pages(ctx, partition, held, vanished, total, cursor)
+            except Inconsistent as why:
+                log.info("%s %s: %s; listing all", ctx.stream, partition, why)
+            else:
+                for page in pages:
+                    yield page
+                return
+        async for page in full_pass(ctx, partition, latest):
+            yield page
 
     return extract
 

@@ -41,7 +41,8 @@ class KnownSnapshot:
     def read(cls, warehouse: Queryable) -> KnownSnapshot:
         kbs: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
         kb_rows = warehouse.query(
-            "SELECT source, kb_id, scope_id FROM knowledge_bases WHERE deleted_at IS NULL ORDER BY source, kb_id"
+            "SELECT source, kb_id, scope_id FROM knowledge_bases WHERE deleted_at IS NULL "
+            "ORDER BY source, created_at NULLS FIRST, kb_id"
         ).to_pylist()
         for row in kb_rows:
             kbs[row["source"]].append((row["kb_id"], row["scope_id"]))
@@ -57,6 +58,7 @@ class KnownSnapshot:
         return cls(dict(kbs), dict(jobs), windows)
 
     def knowledge_base_ids(self, source: str, scope_id: str | None = None) -> list[str]:
+        """Live knowledge bases, oldest first (as a listing in creation order has them)."""
         return [kb for kb, scope in self.knowledge_bases.get(source, []) if scope_id in (None, scope)]
 
     def running_job_ids(self, source: str) -> list[str]:

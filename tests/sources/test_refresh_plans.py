@@ -3,6 +3,7 @@ by scan or by re-read (whichever costs less), and Lingma's knowledge bases, read
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def test_pai_rereads_run_concurrently_and_count_as_rereads(live: SandboxServer, 
     assert sorted(again[-1].cursor["running"]) == sorted(running)
 
 
-def test_lingma_reads_only_what_was_active_and_lists_all_when_one_vanished(
+def test_lingma_reads_only_what_was_active_and_finds_the_vanished_by_bisection(
     live: SandboxServer, tmp_path: Path
 ) -> None:
     config = config_for(live, tmp_path)
@@ -103,15 +104,19 @@ def test_lingma_reads_only_what_was_active_and_lists_all_when_one_vanished(
     assert len(live.control.requests(vendor="lingma")) == 1
 
     known = KnownSnapshot(knowledge_bases={"lingma": [(kb["id"], organization) for kb in kbs]})
-    gone = kbs[0]["id"]
+    gone = kbs[len(kbs) // 2]["id"]
     live.control.delete_lingma_knowledge_base(gone)
+    live.control.clear_requests()
     shrunk = run_partition(
         config,
         "lingma.knowledge_bases",
         organization,
         cursor=grown[-1].cursor,
         known=known,
-        settings_override=small,
+        settings_override={"page_size": 2},
     )
-    assert shrunk[-1].scan_end is not None, "a vanished knowledge base calls for a full listing"
-    assert gone not in ids(shrunk, "id")
+    pages = -(-len(kbs) // 2)
+    asked = len(live.control.requests(vendor="lingma"))
+    assert asked <= 2 + math.ceil(math.log2(pages + 1)) and asked < pages, "fewer than a full listing"
+    ends = [page.scan_end for page in shrunk if page.scan_end is not None]
+    assert [(end.partition_column, end.partition) for end in ends] == [("kb_id", gone)]
