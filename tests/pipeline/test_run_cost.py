@@ -3,6 +3,9 @@ in the sandbox's own request log, and the tables an incremental run leaves behin
 
 from __future__ import annotations
 
+import shutil
+import signal
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +14,12 @@ import pytest
 
 from kb_pipeline.sandbox import Dataset, SandboxServer
 from tests.pipeline.conftest import configure, rows, run_engine
+from tests.pipeline.test_killed_runs import extraction, raw_pages, snapshot
 
 SMALL_LINGMA_PAGES = {"lingma": {"page_size": 5}}
 """Organizations of several pages, so an incremental pass has pages to skip."""
+SMALL_PAGES = {**SMALL_LINGMA_PAGES, "pai_langstudio": {"page_size": 3}, "qianfan": {"page_size": 20}}
+"""Many pages in every listing, so a run can be killed half-way through any of them."""
 
 
 def partitions(data: Dataset) -> int:
@@ -149,3 +155,49 @@ def test_after_an_hour_of_change_an_incremental_run_equals_a_fresh_full_load(tmp
 
         assert run_engine(config, run_id="daily", full_refresh=True).ok
         assert live_tables(tmp_path / "hourly") == full
+
+
+def settled(tables: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """Tables as `snapshot` gives them, with `deleted_at` reduced to whether a row is deleted (a
+    resumed run marks the same rows, at its own time)."""
+    return {
+        name: [tuple((k, v != "None") if k == "deleted_at" else (k, v) for k, v in row) for row in content]
+        for name, content in tables.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def changed_tenant(tmp_path_factory) -> Iterator[tuple[SandboxServer, dict, Path]]:
+    """A sandbox after an hour of change, and the tables one uninterrupted incremental run leaves."""
+    with SandboxServer(seed=14, scale=1.0, qps=None) as server:
+        first = tmp_path_factory.mktemp("first-load")
+        assert run_engine(configure(server, first, **SMALL_PAGES), run_id="first").ok
+        typical_hour(server)
+        reference = tmp_path_factory.mktemp("reference")
+        shutil.copytree(first, reference, dirs_exist_ok=True)
+        assert run_engine(configure(server, reference, **SMALL_PAGES), run_id="hour").ok
+        yield server, settled(snapshot(reference)), first
+
+
+@pytest.mark.parametrize("kill_after_pages", [1, 6, 20])
+def test_an_incremental_run_killed_mid_way_resumes_to_the_same_tables(
+    changed_tenant, tmp_path: Path, kill_after_pages: int
+) -> None:
+    server, reference, first = changed_tenant
+    shutil.copytree(first, tmp_path, dirs_exist_ok=True)
+    config = configure(server, tmp_path, **SMALL_PAGES)
+    landed = raw_pages(tmp_path)
+    victim = extraction(config, "killed")
+    deadline = time.monotonic() + 60
+    while raw_pages(tmp_path) < landed + kill_after_pages and victim.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+    assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+
+    rerun = extraction(config, "resumed")
+    assert rerun.wait(timeout=120) == 0, rerun.stderr.read().decode()
+    resumed = settled(snapshot(tmp_path))
+    for table, expected in reference.items():
+        assert resumed[table] == expected, (table, set(resumed[table]) ^ set(expected))
