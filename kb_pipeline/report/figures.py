@@ -116,21 +116,22 @@ def streams(con: duckdb.DuckDBPyConnection) -> Rows:
     return _rows(con, STREAMS, [STALE_AFTER_HOURS])
 
 
-UNFINISHED_OR_FAILED_RUNS = """
+RUNS_WITHOUT_OUTCOMES = """
 SELECT run_id, started_at, status, summary ->> '$.error' AS error
 FROM _kb.runs
-WHERE started_at >= coalesce((SELECT max(started_at) FROM _kb.runs WHERE status = 'succeeded'), '-infinity')
-    AND status <> 'succeeded'
-    AND (finished_at IS NULL OR summary ->> '$.error' IS NOT NULL)
+WHERE status <> 'succeeded'
+    AND (summary IS NULL OR summary ->> '$.error' IS NOT NULL)
+    AND started_at > coalesce((SELECT max(started_at) FROM _kb.runs WHERE status = 'succeeded'), '-infinity')
 ORDER BY started_at DESC
 LIMIT ?
 """
 
 
-def unfinished_or_failed_runs(con: duckdb.DuckDBPyConnection, limit: int = 5) -> Rows:
-    """Runs since the last successful one that never finished (interrupted, or still going) or failed
-    before any stream ran: what the per-stream view cannot show."""
-    return _rows(con, UNFINISHED_OR_FAILED_RUNS, [limit])
+def runs_without_outcomes(con: duckdb.DuckDBPyConnection, limit: int = 5) -> Rows:
+    """Runs since the last successful one that recorded no stream outcome: still running or stopped
+    before recording their end, or failed before any stream ran (with `error`). The per-stream
+    view cannot show these."""
+    return _rows(con, RUNS_WITHOUT_OUTCOMES, [limit])
 
 
 def inventory_top(con: duckdb.DuckDBPyConnection, limit: int) -> tuple[Rows, int]:

@@ -31,12 +31,14 @@ FAILED_STREAM = "vikingdb.tasks"
 FAILURE = "task/info: code 1000001 unauthorized (request id req-7)"
 STALE_STREAM = "qianfan.knowledge_bases"
 """Left out of the latest run, so its last success is the run before, 30 hours ago."""
+RUN_ERROR = "WarehouseBusyError: warehouse is locked by another process"
 QUARANTINED_LAST_RUN = 2
 """Rows of qianfan.documents the latest run quarantined (one more from the run before)."""
 
 
 def _run_log() -> dict[str, Rows]:
-    """Two finished runs (30 h and 1 h ago), and one that started after them and never finished."""
+    """Two runs with stream outcomes (30 h and 1 h ago), then one that failed before any stream ran
+    and one that never finished."""
     earlier, latest = NOW - timedelta(hours=30), NOW - timedelta(hours=1)
 
     def run(run_id: str, finished_at: datetime, streams: list[str]) -> dict:
@@ -88,7 +90,14 @@ def _run_log() -> dict[str, Rows]:
         "_kb.runs": [
             run("run-1", earlier, list(STREAMS)),
             run("run-2", latest, latest_streams),
-            {"run_id": "run-3", "started_at": NOW - timedelta(minutes=20), "status": "running"},
+            {
+                "run_id": "run-3",
+                "started_at": NOW - timedelta(minutes=40),
+                "finished_at": NOW - timedelta(minutes=39),
+                "status": "failed",
+                "summary": orjson.dumps({"error": RUN_ERROR}).decode(),
+            },
+            {"run_id": "run-4", "started_at": NOW - timedelta(minutes=20), "status": "running"},
         ],
         "_kb.pages": pages,
         "_kb.quarantine": quarantine,

@@ -20,13 +20,15 @@ import numpy as np
 import pytest
 
 from kb_pipeline.report import ReportError, build_report
-from kb_pipeline.report.page import INVENTORY_ROWS
+from kb_pipeline.report.sections import INVENTORY_ROWS
 from kb_pipeline.warehouse.tables import DOCUMENT_STATUSES
 from tests.report.conftest import (
     CHECKS,
     FAILED_STREAM,
     FAILURE,
+    NOW,
     QUARANTINED_LAST_RUN,
+    RUN_ERROR,
     STALE_STREAM,
     STREAMS,
 )
@@ -208,10 +210,15 @@ def test_attention_lists_the_failed_and_stale_streams_the_unfinished_run_and_fai
     page = outline(report)
     assert page.section_order[0] == "attention"
     attention = page.sections["attention"]
-    assert "Needs attention (5)" in attention
+    assert "Needs attention (6)" in attention
     assert f"Stream {FAILED_STREAM} failed in its last run: {FAILURE}" in attention
     assert f"Stream {STALE_STREAM} has not been extracted successfully for 30 hours" in attention
-    assert "Run run-3" in attention and "never finished" in attention
+    assert (
+        f"Run run-3 (started {(NOW - timedelta(minutes=40)):%Y-%m-%d %H:%M} UTC) failed before any stream ran: {RUN_ERROR}"
+        in attention
+    )
+    assert "Run run-4" in attention and "never finished" in attention
+    assert "run-1" not in attention and "run-2" not in attention
     assert "qianfan/documents / documents_schema failed: 3 rows fail: status" in attention
     assert "qianfan/documents / nothing_quarantined warns" in attention
     assert "documents_unique_key" not in attention
