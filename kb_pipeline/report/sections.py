@@ -205,7 +205,10 @@ def checks_section(checks: Sequence[CheckOutcome] | None) -> str:
         ]
         for check in sorted(failing, key=lambda c: (c.severity != "ERROR", c.asset, c.check))
     ]
-    note = f"{len(checks) - len(failing)} of {len(checks)} checks passed at their latest evaluation."
+    note = (
+        f"{len(checks) - len(failing)} of {len(checks)} checks passed at their latest evaluation "
+        "(a stream whose run failed has its checks left unevaluated; it is listed above)."
+    )
     table = (
         html_table("checks-table", ["asset", "check", "outcome", "why", "evaluated (UTC)"], body)
         if body
