@@ -175,26 +175,40 @@ def sql(
     query: Annotated[str, typer.Argument(help="SQL to run against the warehouse (read-only)")],
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
-    limit: Annotated[int, typer.Option(help="rows to print at most")] = 50,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv, json or markdown", metavar="FORMAT")
+    ] = "table",
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="rows to print at most (default: 50 for table and markdown, all for csv and json)"
+        ),
+    ] = None,
 ) -> None:
-    """Answer an ad-hoc query as a table."""
+    """Answer an ad-hoc query; only reading the warehouse is allowed (no files, no writes)."""
     import duckdb
 
-    from kb_pipeline.warehouse import WarehouseError, read_only_query
+    from kb_pipeline.query_output import OutputFormat, write_answer
+    from kb_pipeline.warehouse import WarehouseError
+    from kb_pipeline.warehouse.reading import read_query
 
+    if output_format not in OutputFormat.__members__:
+        raise _fail(f"--format {output_format}: choose table, csv, json or markdown")
     directory = _data_dir(data_dir, config)
     try:
-        result = read_only_query(directory, query)
+        with read_query(directory, query) as (columns, cursor):
+            left_out = write_answer(
+                columns,
+                cursor,
+                sys.stdout,
+                output_format=OutputFormat(output_format),
+                limit=limit,
+                terminal=sys.stdout.isatty(),
+            )
     except (WarehouseError, duckdb.Error) as error:
         raise _fail(str(error)) from None
-    table = Table(show_lines=False, header_style="bold")
-    for name in result.column_names:
-        table.add_column(name, overflow="fold")
-    for row in result.slice(0, limit).to_pylist():
-        table.add_row(*("" if value is None else str(value) for value in row.values()))
-    console.print(table)
-    if result.num_rows > limit:
-        console.print(f"… {result.num_rows - limit} more rows (use --limit)")
+    if left_out:
+        errors.print(f"… {left_out:,} more rows (use --limit, or --format csv for all)", highlight=False)
 
 
 @app.command()

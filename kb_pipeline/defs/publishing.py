@@ -13,6 +13,8 @@ import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
 
+from kb_pipeline.defs.check_outcomes import latest_check_outcomes
+from kb_pipeline.defs.extraction import extract_streams
 from kb_pipeline.defs.resources import WarehouseResource
 from kb_pipeline.defs.streams import OWNERS, STREAMS, WAREHOUSE_POOL, streams_feeding
 from kb_pipeline.marts import MARTS, Mart, create_marts
@@ -131,11 +133,13 @@ def feeds(warehouse: WarehouseResource) -> dg.MaterializeResult:
     tags={"layer": "report"},
     pool=WAREHOUSE_POOL,
     automation_condition=PUBLISH_WHEN,
-    description="A self-contained HTML page of charts and the inventory table, readable offline.",
+    description="A self-contained HTML page: what needs attention, headline figures, each stream's last run "
+    "and freshness, check outcomes, charts and the largest knowledge bases; readable offline.",
 )
-def report(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    checks = latest_check_outcomes(context.instance, extract_streams.check_keys)
     with warehouse.open() as store:
-        path = build_report(store.connection, store.data_dir / REPORT_FILE)
+        path = build_report(store.connection, store.data_dir / REPORT_FILE, checks=checks)
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size}
     )

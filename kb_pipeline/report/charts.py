@@ -1,17 +1,30 @@
-"""The report's charts, one plotly figure per question, each drawn from a mart."""
+"""The report's charts, one plotly figure per question, each drawn from a mart aggregated in SQL.
+
+Each chart keeps to one clock and says which on its axis: the vendor's times (when a job was
+created or finished) or the pipeline's (when a snapshot was observed). The two are never mixed
+on one axis: against a sandbox, or after a first run over years of history, they lie far apart.
+Every query returns a bounded answer (a day per bar, or the top `TOP_KNOWLEDGE_BASES` lines).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from itertools import groupby
 
 import duckdb
-import pandas as pd
 import plotly.graph_objects as go
 
 from kb_pipeline.warehouse.tables import DOCUMENT_STATUSES
 
 JOB_STATUS_COLORS = {"succeeded": "#2ca02c", "failed": "#d62728", "running": "#1f77b4"}
+TOP_KNOWLEDGE_BASES = 10
+"""Lines per chunk chart: the knowledge bases with the most chunks; the feed holds the rest."""
+FEW_DAYS = 7
+DAY_MS = 86_400_000
+JOB_DAYS = 180
+"""Days the jobs chart shows, ending at the newest job's day (the data's clock, not the wall clock)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +34,6 @@ class Chart:
     title: str
     note: str
     figure: go.Figure
-
-
-def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    return con.execute(sql).df()
 
 
 def _layout(figure: go.Figure, *, empty: bool, **layout: object) -> go.Figure:
@@ -37,77 +46,135 @@ def _layout(figure: go.Figure, *, empty: bool, **layout: object) -> go.Figure:
 
 
 def jobs_per_day(con: duckdb.DuckDBPyConnection) -> Chart:
-    days = _frame(
-        con,
+    days = con.execute(
         """
-        SELECT day, sum(succeeded) AS succeeded, sum(failed) AS failed, sum(running) AS running
-        FROM job_health_daily GROUP BY day ORDER BY day
+        SELECT day, sum(succeeded), sum(failed), sum(running)
+        FROM job_health_daily
+        WHERE day > (SELECT max(day) FROM job_health_daily) - CAST(? AS INTEGER)
+        GROUP BY day ORDER BY day
         """,
-    )
+        [JOB_DAYS],
+    ).fetchall()
+    columns = [list(column) for column in zip(*days, strict=True)] if days else [[], [], [], []]
     figure = go.Figure(
         [
-            go.Bar(name=status, x=days["day"], y=days[status], marker_color=color)
-            for status, color in JOB_STATUS_COLORS.items()
+            go.Bar(name=status, x=columns[0], y=columns[1 + n], marker_color=color)
+            for n, (status, color) in enumerate(JOB_STATUS_COLORS.items())
         ]
     )
     return Chart(
         key="jobs-per-day",
         title="Indexing jobs per day, by status",
-        note="Jobs of all sources by the UTC day they were created, stacked by their current status; "
-        "running ones have not finished yet. Per-source figures and durations: mart job_health_daily.",
+        note=f"Jobs of all sources by the UTC day the vendor says they were created (the last {JOB_DAYS} "
+        "days of the data), stacked by their current status; running ones have not finished yet. "
+        "Per-source figures and durations: mart job_health_daily (feeds/job_health_daily.parquet).",
         figure=_layout(
-            figure, empty=days.empty, barmode="stack", xaxis_title="day (UTC)", yaxis_title="jobs"
+            figure,
+            empty=not days,
+            barmode="stack",
+            xaxis_title="day the job was created (UTC, vendor's time)",
+            yaxis_title="jobs",
         ),
     )
 
 
 def document_status_funnel(con: duckdb.DuckDBPyConnection) -> Chart:
-    totals = ", ".join(f"sum({status}) AS {status}" for status in DOCUMENT_STATUSES)
-    sources = _frame(
-        con, f"SELECT source, {totals} FROM document_status_funnel GROUP BY source ORDER BY source"
-    )
+    totals = ", ".join(f"sum({status})" for status in DOCUMENT_STATUSES)
+    sources = con.execute(
+        f"SELECT source, {totals} FROM document_status_funnel GROUP BY source ORDER BY source"
+    ).fetchall()
     figure = go.Figure(
-        [
-            go.Funnel(name=row["source"], y=list(DOCUMENT_STATUSES), x=[row[s] for s in DOCUMENT_STATUSES])
-            for _, row in sources.iterrows()
-        ]
+        [go.Funnel(name=source, y=list(DOCUMENT_STATUSES), x=list(counts)) for source, *counts in sources]
     )
     return Chart(
         key="document-status-funnel",
         title="Document status funnel",
         note="Live documents per normalized status, for the sources that list their documents. "
         "Per knowledge base: mart document_status_funnel; old queued or processing ones: documents_stuck.",
-        figure=_layout(figure, empty=sources.empty, funnelmode="group"),
+        figure=_layout(figure, empty=not sources, funnelmode="group"),
     )
 
 
-def chunk_growth(con: duckdb.DuckDBPyConnection) -> Chart:
-    days = _frame(
-        con,
-        """
-        SELECT g.source || ' / ' || coalesce(i.kb_name, g.kb_id) AS knowledge_base, g.day, g.chunk_count
-        FROM chunk_growth_daily AS g
-        LEFT JOIN kb_inventory AS i ON g.source = i.source AND g.kb_id = i.kb_id
-        ORDER BY knowledge_base, g.day
-        """,
-    )
+CHUNK_LINES = """
+WITH growth AS (
+    SELECT g.source, g.kb_id, g.day, g.chunk_count,
+        g.source || ' / ' || coalesce(i.kb_name, g.kb_id) AS knowledge_base
+    FROM chunk_growth_daily AS g
+    LEFT JOIN kb_inventory AS i ON g.source = i.source AND g.kb_id = i.kb_id
+    WHERE g.method = ?
+),
+largest AS (
+    SELECT source, kb_id, arg_max(chunk_count, day) AS latest
+    FROM growth GROUP BY source, kb_id
+    ORDER BY latest DESC NULLS LAST, source, kb_id
+    LIMIT ?
+)
+SELECT g.knowledge_base, g.day, g.chunk_count, (SELECT count(DISTINCT (source, kb_id)) FROM growth)
+FROM growth AS g
+JOIN largest USING (source, kb_id)
+ORDER BY g.knowledge_base, g.day
+"""
+
+
+def _chunk_lines(con: duckdb.DuckDBPyConnection, method: str) -> tuple[go.Figure, int]:
+    """One line per knowledge base of `method`, the largest few only, and how many there are."""
+    rows = con.execute(CHUNK_LINES, [method, TOP_KNOWLEDGE_BASES]).fetchall()
     figure = go.Figure(
         [
-            go.Scatter(name=name, x=kb_days["day"], y=kb_days["chunk_count"], mode="lines+markers")
-            for name, kb_days in days.groupby("knowledge_base", sort=True)
+            go.Scatter(name=name, x=[r[1] for r in points], y=[r[2] for r in points], mode="lines+markers")
+            for name, points in ((name, list(group)) for name, group in groupby(rows, key=lambda r: r[0]))
         ]
     )
+    days = sorted({row[1] for row in rows})
+    if days and (days[-1] - days[0]).days < FEW_DAYS:  # whole days only, not hours around one midnight
+        padded = [days[0] - timedelta(days=1), days[-1] + timedelta(days=1)]
+        figure.update_xaxes(range=padded, dtick=DAY_MS, tickformat="%Y-%m-%d")
+    return figure, rows[0][3] if rows else 0
+
+
+def _shown(total: int) -> str:
+    if total <= TOP_KNOWLEDGE_BASES:
+        return "Every knowledge base"
+    return f"The {TOP_KNOWLEDGE_BASES} knowledge bases with the most chunks, of {total:,}"
+
+
+def chunks_observed(con: duckdb.DuckDBPyConnection) -> Chart:
+    figure, total = _chunk_lines(con, "snapshot")
     return Chart(
-        key="chunk-growth",
-        title="Chunks per knowledge base",
-        note="Chunk count at the end of each UTC day: from the day's last snapshot where the vendor reports "
-        "one (VikingDB), otherwise the running total of succeeded jobs' added minus deleted chunks (PAI).",
-        figure=_layout(figure, empty=days.empty, xaxis_title="day (UTC)", yaxis_title="chunks"),
+        key="chunks-observed",
+        title="Chunks per knowledge base, as observed",
+        note=f"{_shown(total)} that the vendor reports a chunk count for (VikingDB point_num): the count "
+        "of the last snapshot of each UTC day, placed on the day the pipeline observed it. "
+        "All of them: mart chunk_growth_daily, method 'snapshot' (feeds/chunk_growth_daily.parquet).",
+        figure=_layout(
+            figure,
+            empty=not total,
+            xaxis_title="day observed (UTC, the pipeline's clock)",
+            yaxis_title="chunks",
+        ),
+    )
+
+
+def chunks_from_jobs(con: duckdb.DuckDBPyConnection) -> Chart:
+    figure, total = _chunk_lines(con, "job_delta")
+    return Chart(
+        key="chunks-from-jobs",
+        title="Chunks per knowledge base, from indexing jobs",
+        note=f"{_shown(total)} without a chunk snapshot (PAI): the running total of succeeded jobs' "
+        "added minus deleted chunks, on the UTC day the vendor says each job finished. "
+        "All of them: mart chunk_growth_daily, method 'job_delta' (feeds/chunk_growth_daily.parquet).",
+        figure=_layout(
+            figure,
+            empty=not total,
+            xaxis_title="day the jobs finished (UTC, vendor's time)",
+            yaxis_title="chunks",
+        ),
     )
 
 
 CHARTS: tuple[Callable[[duckdb.DuckDBPyConnection], Chart], ...] = (
     jobs_per_day,
     document_status_funnel,
-    chunk_growth,
+    chunks_observed,
+    chunks_from_jobs,
 )

@@ -1,33 +1,26 @@
-"""Assembles the report page: inline plotly.js, the charts, the inventory table; written atomically."""
+"""Assembles the report page from its sections and writes it atomically.
+
+The page embeds plotly.js and opens offline; what it shows, in order, is in `sections`.
+"""
 
 from __future__ import annotations
 
 import html
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from string import Template
 
 import duckdb
-import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from kb_pipeline.report.charts import CHARTS, Chart
+from kb_pipeline.report import figures, sections
+from kb_pipeline.report.charts import CHARTS
+from kb_pipeline.report.checks import CheckOutcome
 
 TITLE = "Knowledge-base inventory report"
 MARTS_READ = ("job_health_daily", "document_status_funnel", "chunk_growth_daily", "kb_inventory")
-INVENTORY_COLUMNS = {
-    "source": "source",
-    "scope": "scope",
-    "kb_name": "knowledge base",
-    "kb_id": "id",
-    "documents": "documents",
-    "documents_basis": "counted from",
-    "bytes": "bytes",
-    "chunks": "chunks",
-    "last_activity": "last activity (UTC)",
-}
-
 # Records script errors on <html data-script-errors> and counts drawn charts on
 # <body data-charts-rendered>, so that a headless browser's DOM dump shows both.
 PAGE_SCRIPT = """
@@ -49,12 +42,25 @@ window.addEventListener("unhandledrejection", function (event) {
 """
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; padding: 0 1rem; }
 section { margin-top: 2.5rem; }
 .note, .generated { color: #555; }
 table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.5rem; text-align: left; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
+tr.total td { font-weight: 600; border-top: 2px solid #999; }
+.cards { display: flex; flex-wrap: wrap; gap: 1rem; }
+.card { border: 1px solid #ddd; border-radius: 8px; padding: 0.8rem 1.2rem; min-width: 9rem; }
+.card .value { font-size: 1.8rem; font-weight: 600; font-variant-numeric: tabular-nums; }
+.card .label { color: #555; }
+.badge { border-radius: 4px; padding: 0.1rem 0.45rem; font-size: 0.8rem; font-weight: 600; }
+.badge.ok { background: #e3f4e3; color: #1d6b1d; }
+.badge.failed { background: #fbe3e3; color: #a31515; }
+.badge.stale, .badge.warn, .badge.unknown { background: #fff3d6; color: #8a5a00; }
+#attention { border-left: 6px solid; padding: 0.5rem 1rem; }
+#attention.ok { border-color: #2ca02c; background: #f3faf3; }
+#attention.bad { border-color: #d62728; background: #fdf3f3; }
+#attention li { margin: 0.2rem 0; }
 """
 
 PAGE = Template("""<!DOCTYPE html>
@@ -68,7 +74,7 @@ PAGE = Template("""<!DOCTYPE html>
 </head>
 <body data-charts-expected="$chart_count">
 <h1>$title</h1>
-<p class="generated">Generated $generated_at UTC.</p>
+<p class="generated">Generated $generated_at UTC; $data_as_of</p>
 $sections
 </body>
 </html>
@@ -77,55 +83,6 @@ $sections
 
 class ReportError(RuntimeError):
     """The report cannot be built from this database."""
-
-
-def _section(anchor: str, title: str, note: str, content: str) -> str:
-    return (
-        f'<section id="{anchor}">\n<h2>{html.escape(title)}</h2>\n'
-        f'<p class="note">{html.escape(note)}</p>\n{content}\n</section>'
-    )
-
-
-def _chart_section(chart: Chart) -> str:
-    chart_id = f"chart-{chart.key}"
-    figure_html = pio.to_html(
-        chart.figure,
-        include_plotlyjs=False,
-        full_html=False,
-        div_id=chart_id,
-        config={"displaylogo": False, "responsive": True},
-        post_script=f"window.kbReport.rendered('{chart_id}');",
-    )
-    return _section(chart.key, chart.title, chart.note, f'<div class="chart">{figure_html}</div>')
-
-
-def _inventory_section(con: duckdb.DuckDBPyConnection) -> str:
-    cursor = con.execute(
-        """
-        SELECT source, concat_ws(' ', scope_type, scope_id) AS scope, kb_name, kb_id,
-            documents, documents_basis, bytes, chunks,
-            strftime(timezone('UTC', last_activity_at), '%Y-%m-%d %H:%M') AS last_activity
-        FROM kb_inventory
-        ORDER BY source, scope, kb_name, kb_id
-        """
-    )
-    columns = [description[0] for description in cursor.description]
-    header = "".join(f"<th>{html.escape(INVENTORY_COLUMNS[c])}</th>" for c in columns)
-    body = "\n".join("<tr>" + "".join(_cell(value) for value in row) + "</tr>" for row in cursor.fetchall())
-    note = (
-        "Live knowledge bases with their documents (from the documents list, the vendor's file count or the "
-        "latest snapshot's doc_num, as 'counted from' says), bytes, latest chunk count and last activity."
-    )
-    table = (
-        f'<table id="inventory-table">\n<thead><tr>{header}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
-    )
-    return _section("inventory", "Knowledge-base inventory", note, table)
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, int):
-        return f'<td class="number">{value:,}</td>'
-    return f"<td>{html.escape('' if value is None else str(value))}</td>"
 
 
 def _check_marts(con: duckdb.DuckDBPyConnection) -> None:
@@ -146,14 +103,27 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def build_report(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
-    """Write the report to `path` from the marts in `con` and return `path`.
+def build_report(
+    con: duckdb.DuckDBPyConnection, path: Path, *, checks: Sequence[CheckOutcome] | None = None
+) -> Path:
+    """Write the report to `path` from the marts and run log in `con` and return `path`.
 
-    The page embeds plotly.js, so it opens without a network. Raises ReportError if the marts are missing.
+    `checks` are the latest check outcomes (None when they are not known, outside Dagster).
+    Raises ReportError if the marts are missing; the previous page then stays as it was.
     """
     _check_marts(con)
+    streams = figures.streams(con)
     charts = [draw(con) for draw in CHARTS]
-    sections = [_chart_section(chart) for chart in charts] + [_inventory_section(con)]
+    parts = [
+        sections.attention_section(streams, figures.runs_without_outcomes(con), checks),
+        sections.headline_section(figures.headline(con)),
+        sections.streams_section(streams),
+        sections.checks_section(checks),
+        *(sections.chart_section(chart) for chart in charts),
+        sections.inventory_section(con),
+    ]
+    latest = figures.latest_extraction(con)
+    data_as_of = f"newest data fetched {latest:%Y-%m-%d %H:%M} UTC." if latest else "no data extracted yet."
     page = PAGE.substitute(
         title=html.escape(TITLE),
         style=STYLE,
@@ -161,7 +131,8 @@ def build_report(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
         plotly_js=get_plotlyjs(),
         chart_count=len(charts),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-        sections="\n".join(sections),
+        data_as_of=data_as_of,
+        sections="\n".join(parts),
     )
     _write_atomically(path, page)
     return path

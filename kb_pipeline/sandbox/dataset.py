@@ -18,7 +18,10 @@ plain containers of the exact JSON objects the endpoints serve:
 - `vikingdb_tasks: dict[str, dict]`: task id -> task/info `data` object.
 
 Scale 1 gives about 1,000 Qianfan documents and 100 PAI jobs; the counts grow linearly with scale
-(knowledge bases with its square root). Timestamps are drawn before `anchor` (default
+(knowledge bases with its square root). The ids a configuration names (PAI workspaces, Lingma
+organizations, VikingDB task ids) depend on the seed only: every scale has the same three
+workspaces and three organizations, and at least the same first 30 tasks, so one config file
+(`config/sandbox.yaml`) fits a sandbox of any scale. Timestamps are drawn before `anchor` (default
 2026-03-01T08:00:00Z), so the data does not depend on when it is generated. Change records only
 through `Control` (it keeps the marker positions and takes `lock`); reading is free.
 """
@@ -44,6 +47,9 @@ from kb_pipeline.sandbox.records.common import hex_id
 
 ANCHOR = int(datetime(2026, 3, 1, 8, 0, tzinfo=UTC).timestamp())
 _DAY = 86_400
+PAI_WORKSPACES = 3
+VIKINGDB_TASKS = 30
+"""Tasks at every scale (more above scale 1): the same first task ids whatever the scale."""
 
 
 class Positions:
@@ -106,10 +112,12 @@ class Dataset:
         collecting = gc.isenabled()
         gc.disable()  # nothing generated here is cyclic; collecting while building 10^5 dicts costs seconds
         try:
-            workspaces, pai_kbs, jobs = _generate_pai(Random(f"{seed}:pai"), scale, at)
+            workspaces, pai_kbs, jobs = _generate_pai(Random(f"{seed}:pai"), _ids(seed, "pai"), scale, at)
             qianfan_kbs, documents = _generate_qianfan(Random(f"{seed}:qianfan"), scale, at)
-            collections, tasks = _generate_vikingdb(Random(f"{seed}:vikingdb"), scale, at)
-            organizations = _generate_lingma(Random(f"{seed}:lingma"), scale, at)
+            collections, tasks = _generate_vikingdb(
+                Random(f"{seed}:vikingdb"), _ids(seed, "vikingdb"), scale, at
+            )
+            organizations = _generate_lingma(Random(f"{seed}:lingma"), _ids(seed, "lingma"), scale, at)
         finally:
             if collecting:
                 gc.enable()
@@ -182,6 +190,12 @@ class Dataset:
             }
 
 
+def _ids(seed: int, vendor: str) -> Random:
+    """Draws the ids a configuration names (workspaces, organizations, task ids) from the seed alone,
+    so one configuration fits a sandbox of any scale."""
+    return Random(f"{seed}:{vendor}:ids")
+
+
 def _count(base: float, scale: float, minimum: int) -> int:
     return max(minimum, round(base * scale))
 
@@ -190,8 +204,8 @@ def _kb_count(base: float, scale: float) -> int:
     return max(2, round(base * math.sqrt(scale)))
 
 
-def _generate_pai(rng: Random, scale: float, anchor: int) -> tuple[list[str], dict, dict]:
-    workspaces = [str(n) for n in rng.sample(range(100_000, 1_000_000), 2 if scale < 1 else 3)]
+def _generate_pai(rng: Random, ids: Random, scale: float, anchor: int) -> tuple[list[str], dict, dict]:
+    workspaces = [str(n) for n in ids.sample(range(100_000, 1_000_000), PAI_WORKSPACES)]
     kbs: dict[str, list[Record]] = {ws: [] for ws in workspaces}
     all_kbs = []
     for i in range(_kb_count(4, scale)):
@@ -224,11 +238,11 @@ def _generate_pai(rng: Random, scale: float, anchor: int) -> tuple[list[str], di
     return workspaces, kbs, jobs
 
 
-def _generate_lingma(rng: Random, scale: float, anchor: int) -> dict[str, list[Record]]:
-    sizes = [_count(45, scale, 3), _count(12, scale, 2)] + ([_count(5, scale, 1)] if scale >= 1 else [])
+def _generate_lingma(rng: Random, ids: Random, scale: float, anchor: int) -> dict[str, list[Record]]:
+    sizes = [_count(45, scale, 3), _count(12, scale, 2), _count(5, scale, 1)]
     organizations: dict[str, list[Record]] = {}
     for size in sizes:
-        org_id = hex_id(rng, 24)
+        org_id = hex_id(ids, 24)
         users = [records.lingma_user(rng) for _ in range(5)]
         created = sorted(rng.randint((anchor - 365 * _DAY) * 1000, anchor * 1000) for _ in range(size))
         kbs = [records.lingma_knowledge_base(rng, org_id, rng.choice(users), ms) for ms in created]
@@ -265,7 +279,7 @@ def _generate_qianfan(rng: Random, scale: float, anchor: int) -> tuple[list[Reco
 
 
 def _generate_vikingdb(
-    rng: Random, scale: float, anchor: int
+    rng: Random, ids: Random, scale: float, anchor: int
 ) -> tuple[dict[str, list[Record]], dict[str, Record]]:
     projects = ["default", "rag-prod"] + (["ops-kb"] if scale >= 1 else [])
     collections: dict[str, list[Record]] = {p: [] for p in projects}
@@ -275,10 +289,10 @@ def _generate_vikingdb(
         project = projects[i % len(projects)]
         collections[project].append(records.vikingdb_collection(rng, project, created, i))
     tasks: dict[str, Record] = {}
-    n_tasks = _count(30, scale, 3)
+    n_tasks = _count(30, scale, VIKINGDB_TASKS)
     variety = ["running", "success", "fail"]
     statuses = [*variety, *rng.choices(variety, weights=(15, 75, 10), k=n_tasks - 3)]
-    for status in statuses:
-        task_id = f"task-{rng.randint(10**18, 10**19 - 1)}"
+    for status in statuses:  # ids drawn in turn: a larger scale adds tasks after the same first ones
+        task_id = f"task-{ids.randint(10**18, 10**19 - 1)}"
         tasks[task_id] = records.vikingdb_task(rng, task_id, anchor - rng.randint(60, 30 * _DAY), status)
     return collections, tasks

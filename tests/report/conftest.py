@@ -1,5 +1,6 @@
 """Real warehouse files for the report (the migrations' schema and the marts), filled with a few
-days of activity across the four sources."""
+days of activity across the four sources, and a run log in which one stream failed last and one
+has not been extracted for over a day."""
 
 from __future__ import annotations
 
@@ -8,14 +9,108 @@ from datetime import UTC, datetime, timedelta
 from itertools import cycle
 
 import duckdb
+import orjson
 import pytest
 
 from kb_pipeline.marts import create_marts
+from kb_pipeline.report.checks import CheckOutcome
 from kb_pipeline.warehouse import Warehouse
 from kb_pipeline.warehouse.tables import DOCUMENT_STATUSES, JOB_STATUSES
 from tests.empty_warehouse import Rows, insert_rows, open_empty_warehouse
 
 FIRST_DAY = datetime(2025, 3, 1, tzinfo=UTC)
+NOW = datetime.now(UTC)
+STREAMS = {
+    "pai.knowledge_bases": "pai_langstudio",
+    "pai.jobs": "pai_langstudio",
+    "qianfan.knowledge_bases": "qianfan",
+    "qianfan.documents": "qianfan",
+    "vikingdb.tasks": "vikingdb",
+}
+FAILED_STREAM = "vikingdb.tasks"
+FAILURE = "task/info: code 1000001 unauthorized (request id req-7)"
+STALE_STREAM = "qianfan.knowledge_bases"
+"""Left out of the latest run, so its last success is the run before, 30 hours ago."""
+RUN_ERROR = "WarehouseBusyError: warehouse is locked by another process"
+QUARANTINED_LAST_RUN = 2
+"""Rows of qianfan.documents the latest run quarantined (one more from the run before)."""
+
+
+def _run_log() -> dict[str, Rows]:
+    """Two runs with stream outcomes (30 h and 1 h ago), then one that failed before any stream ran
+    and one that never finished."""
+    earlier, latest = NOW - timedelta(hours=30), NOW - timedelta(hours=1)
+
+    def run(run_id: str, finished_at: datetime, streams: list[str]) -> dict:
+        outcomes = {
+            stream: {
+                "records": 10,
+                "errors": [FAILURE] if run_id == "run-2" and stream == FAILED_STREAM else [],
+            }
+            for stream in streams
+        }
+        failed = any(outcome["errors"] for outcome in outcomes.values())
+        return {
+            "run_id": run_id,
+            "started_at": finished_at - timedelta(minutes=5),
+            "finished_at": finished_at,
+            "status": "failed" if failed else "succeeded",
+            "summary": orjson.dumps(outcomes).decode(),
+        }
+
+    latest_streams = [stream for stream in STREAMS if stream != STALE_STREAM]
+    pages = [
+        {
+            "seq": seq,
+            "run_id": run_id,
+            "source": STREAMS[stream],
+            "stream": stream,
+            "partition": "",
+            "fetched_at": at - timedelta(minutes=2),
+            "record_count": 10,
+            "loaded_at": at - timedelta(minutes=2),
+        }
+        for seq, (run_id, at, stream) in enumerate(
+            [("run-1", earlier, stream) for stream in STREAMS]
+            + [("run-2", latest, stream) for stream in latest_streams if stream != FAILED_STREAM]
+        )
+    ]
+    quarantine = [
+        {
+            "source": "qianfan",
+            "stream": "qianfan.documents",
+            "table_name": "documents",
+            "reason": "status: not one of the allowed values",
+            "run_id": run_id,
+            "quarantined_at": at,
+        }
+        for run_id, at in [("run-1", earlier)] + [("run-2", latest)] * QUARANTINED_LAST_RUN
+    ]
+    return {
+        "_kb.runs": [
+            run("run-1", earlier, list(STREAMS)),
+            run("run-2", latest, latest_streams),
+            {
+                "run_id": "run-3",
+                "started_at": NOW - timedelta(minutes=40),
+                "finished_at": NOW - timedelta(minutes=39),
+                "status": "failed",
+                "summary": orjson.dumps({"error": RUN_ERROR}).decode(),
+            },
+            {"run_id": "run-4", "started_at": NOW - timedelta(minutes=20), "status": "running"},
+        ],
+        "_kb.pages": pages,
+        "_kb.quarantine": quarantine,
+    }
+
+
+CHECKS = [
+    CheckOutcome("qianfan/documents", "documents_schema", False, "ERROR", "3 rows fail: status", NOW),
+    CheckOutcome("qianfan/documents", "nothing_quarantined", False, "WARN", "2 rows quarantined", NOW),
+    CheckOutcome("qianfan/documents", "documents_unique_key", True, "ERROR", None, NOW),
+    CheckOutcome("pai/jobs", "fresh", True, "WARN", None, NOW),
+]
+"""The latest check outcomes the report is given: one failed, one warning, two passed."""
 
 
 def _activity() -> dict[str, Rows]:
@@ -85,7 +180,7 @@ def _activity() -> dict[str, Rows]:
             }
             for d in range(5)
         ],
-    }
+    } | _run_log()
 
 
 @pytest.fixture(scope="session")
