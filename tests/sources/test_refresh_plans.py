@@ -7,7 +7,7 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kb_pipeline.pages import RunningWindow
+from kb_pipeline.pages import Page, RunningWindow
 from kb_pipeline.sandbox import SandboxServer
 from kb_pipeline.sources.strategies import plan_refresh
 from kb_pipeline.warehouse.known import KnownSnapshot
@@ -73,50 +73,37 @@ def test_lingma_reads_only_what_was_active_and_finds_the_vanished_by_bisection(
 ) -> None:
     config = config_for(live, tmp_path)
     organization, kbs = max(live.dataset.lingma_organizations.items(), key=lambda kv: len(kv[1]))
-    small = {"page_size": 3}
-    first = run_partition(config, "lingma.knowledge_bases", organization, settings_override=small)
-    assert first[-1].scan_end is not None, "the first run is a full listing"
-    known = KnownSnapshot(knowledge_bases={"lingma": [(kb["id"], organization) for kb in kbs]})
 
-    live.control.clear_requests()
-    quiet = run_partition(
-        config,
-        "lingma.knowledge_bases",
-        organization,
-        cursor=first[-1].cursor,
-        known=known,
-        settings_override=small,
-    )
-    assert len(live.control.requests(vendor="lingma")) == 1
-    assert quiet[-1].scan_end is None
+    def incremental(after: list[Page], held: list[str], page_size: int = 3) -> tuple[list[Page], int]:
+        """The pages of a run after `after`'s last cursor with `held` in the warehouse, and the
+        requests it sent."""
+        known = KnownSnapshot(knowledge_bases={"lingma": [(kb_id, organization) for kb_id in held]})
+        live.control.clear_requests()
+        pages = run_partition(
+            config,
+            "lingma.knowledge_bases",
+            organization,
+            cursor=after[-1].cursor,
+            known=known,
+            settings_override={"page_size": page_size},
+        )
+        return pages, len(live.control.requests(vendor="lingma"))
+
+    first = run_partition(config, "lingma.knowledge_bases", organization, settings_override={"page_size": 3})
+    assert first[-1].scan_end is not None, "the first run is a full listing"
+    held = [kb["id"] for kb in kbs]
+    quiet, asked = incremental(first, held)
+    assert asked == 1 and quiet[-1].scan_end is None
 
     added = live.control.add_lingma_knowledge_bases(organization, count=1)
-    live.control.clear_requests()
-    grown = run_partition(
-        config,
-        "lingma.knowledge_bases",
-        organization,
-        cursor=quiet[-1].cursor,
-        known=known,
-        settings_override=small,
-    )
-    assert added[0]["id"] in ids(grown, "id")
-    assert len(live.control.requests(vendor="lingma")) == 1
+    grown, asked = incremental(quiet, held)
+    assert added[0]["id"] in ids(grown, "id") and asked == 1
 
-    known = KnownSnapshot(knowledge_bases={"lingma": [(kb["id"], organization) for kb in kbs]})
-    gone = kbs[len(kbs) // 2]["id"]
+    held = [kb["id"] for kb in kbs]
+    gone = held[len(held) // 2]
     live.control.delete_lingma_knowledge_base(gone)
-    live.control.clear_requests()
-    shrunk = run_partition(
-        config,
-        "lingma.knowledge_bases",
-        organization,
-        cursor=grown[-1].cursor,
-        known=known,
-        settings_override={"page_size": 2},
-    )
-    pages = -(-len(kbs) // 2)
-    asked = len(live.control.requests(vendor="lingma"))
+    shrunk, asked = incremental(grown, held, page_size=2)
+    pages = -(-len(held) // 2)
     assert asked <= 2 + math.ceil(math.log2(pages + 1)) and asked < pages, "fewer than a full listing"
     ends = [page.scan_end for page in shrunk if page.scan_end is not None]
     assert [(end.partition_column, end.partition) for end in ends] == [("kb_id", gone)]
