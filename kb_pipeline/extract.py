@@ -6,7 +6,8 @@ rate limit. Every warehouse call (normalize, land, merge, cursor) goes through o
 so DuckDB sees a single writer. Fetching runs ahead of committing by a few pages per partition,
 and the writer commits whatever pages are waiting in one transaction, so the fixed cost of a
 transaction is shared by many small pages. A failing source or stream is reported and the
-others go on.
+others go on. A run stopped (`kb_pipeline.stopping`, or Dagster interrupting its step) drops the
+pages not yet committed and raises once the writer is idle: the last committed page stands.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 
+from kb_pipeline import stopping
 from kb_pipeline.config import PipelineConfig
 from kb_pipeline.http.client import VendorClient, create_http_client
 from kb_pipeline.http.errors import ApiError, AuthError
@@ -148,7 +150,8 @@ class Engine:
                 await asyncio.gather(*jobs)
         finally:
             committer.cancel()
-            self._writer.shutdown(wait=True)
+            # a commit under way finishes (or not) as one transaction; queued calls are dropped
+            self._writer.shutdown(wait=True, cancel_futures=True)
         return report
 
     async def _commit_loop(self) -> None:
@@ -157,7 +160,7 @@ class Engine:
             batch = [await self._queue.get()]
             while len(batch) < BATCH_PAGES and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            batch = [pending for pending in batch if not self._skip_after_failure(pending)]
+            batch = [p for p in batch if not p.done.cancelled() and not self._skip_after_failure(p)]
             if not batch:
                 continue
             try:
@@ -171,7 +174,8 @@ class Engine:
                         await self._write(self._commit, [pending])
                     except Exception as error:
                         self._stopped.add(pending.key)
-                        pending.done.set_exception(error)
+                        if not pending.done.done():
+                            pending.done.set_exception(error)
             for pending in batch:
                 if not pending.done.done():
                     pending.done.set_result(None)
@@ -180,7 +184,10 @@ class Engine:
         """A page after a failed one must not commit: its cursor would skip the failed page."""
         if pending.key not in self._stopped:
             return False
-        pending.done.set_exception(RuntimeError(f"{pending.key[0]} {pending.key[1]}: an earlier page failed"))
+        if not pending.done.done():
+            pending.done.set_exception(
+                RuntimeError(f"{pending.key[0]} {pending.key[1]}: an earlier page failed")
+            )
         return True
 
     def _commit(self, batch: list[_Pending]) -> None:
@@ -266,6 +273,10 @@ class Engine:
                 done = loop.create_future()
                 in_flight.append(done)
                 self._queue.put_nowait(_Pending(stream, page, report, done))
+        except asyncio.CancelledError:
+            for done in in_flight:  # the run is stopping: pages not yet committed are dropped
+                done.cancel()
+            raise
         finally:
             # the first failure is raised; later pages of this partition were queued after it
             results = await asyncio.gather(*in_flight, return_exceptions=True)
@@ -287,4 +298,17 @@ def extract(
     """Run the selected streams into an open warehouse and report what each did."""
     selection = select_streams(sources, streams)
     engine = Engine(config, warehouse, run_id=run_id, full_refresh=full_refresh, progress=progress)
-    return asyncio.run(engine.run(selection))
+    return asyncio.run(_until_stopped(lambda: engine.run(selection)))
+
+
+async def _until_stopped(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Await `work()`, cancelled as soon as a stop is requested; then raise `stopping.Interrupted`."""
+    task, loop = asyncio.current_task(), asyncio.get_running_loop()
+    assert task is not None
+    with stopping.on_stop(lambda: loop.call_soon_threadsafe(task.cancel)):
+        try:
+            return await work()
+        except asyncio.CancelledError:
+            if (signum := stopping.requested()) is None:
+                raise
+            raise stopping.Interrupted(signum) from None

@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from kb_pipeline import stopping
 from kb_pipeline.config import PipelineConfig
 from kb_pipeline.defs import checks
 from kb_pipeline.defs.resources import PipelineSettings, WarehouseResource
@@ -139,6 +140,13 @@ def _extract(
             full_refresh=full_refresh,
             progress=_log_page,
         )
+    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError) as stop:
+        # stopped by a signal or from the UI: the last committed page stands; Dagster marks the
+        # run canceled (so no automatic retry starts it again) and the next run resumes
+        warehouse.finish_run(context.run.run_id, "interrupted", {"error": str(stop) or type(stop).__name__})
+        if isinstance(stop, stopping.Interrupted):
+            context.instance.report_run_canceling(context.run, message=str(stop))
+        raise
     except Exception as error:
         warehouse.finish_run(context.run.run_id, "failed", {"error": f"{type(error).__name__}: {error}"})
         raise
