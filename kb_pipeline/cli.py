@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,7 +41,7 @@ DataDirOption = Annotated[
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -75,18 +77,29 @@ def _interrupted(signum: int) -> None:
     )
 
 
-def _run_pipeline(config_file: Path, ctx: typer.Context, **options: Any) -> None:
-    """Materialize everything, stopping cleanly on Ctrl-C or SIGTERM; the summary only after success."""
-    from kb_pipeline.runner import Outcome, materialize_all
-
+@contextmanager
+def _stoppable() -> Iterator[None]:
+    """Ctrl-C or SIGTERM stops what runs inside at its next safe point: one line, exit 130 or 143."""
     with stopping.stop_on_signals(_interrupted):
-        outcome = materialize_all(config_file, console=console, verbose=ctx.obj["verbose"], **options)
+        try:
+            yield
+        except BaseException:
+            if stopping.requested() is None:  # a failure of its own, not one the stop caused
+                raise
         if (signum := stopping.requested()) is not None:
             stopping.farewell()
             raise typer.Exit(code=stopping.exit_code(signum))
-        if outcome is not Outcome.SUCCEEDED:
-            raise typer.Exit(code=1)
-        _summary(load_config(config_file).data_dir)
+
+
+def _run_pipeline(config_file: Path, ctx: typer.Context, **options: Any) -> None:
+    """Materialize everything; the warehouse's summary only after a run that succeeded."""
+    from kb_pipeline.runner import Outcome, materialize_all
+
+    outcome = materialize_all(config_file, console=console, verbose=ctx.obj["verbose"], **options)
+    stopping.check()
+    if outcome is not Outcome.SUCCEEDED:
+        raise typer.Exit(code=1)
+    _summary(load_config(config_file).data_dir)
 
 
 @app.callback()
@@ -115,7 +128,7 @@ def demo(
     from kb_pipeline.sandbox.server import SandboxServer
 
     _writable(data_dir, None)
-    with SandboxServer(seed=seed, scale=scale, qps=None) as sandbox:
+    with _stoppable(), SandboxServer(seed=seed, scale=scale, qps=None) as sandbox:
         console.print(
             f"sandbox serving all four vendors at [bold]{sandbox.url}[/] (seed {seed}, scale {scale})"
         )
@@ -143,18 +156,20 @@ def run(
     Exit codes: 0 done, 1 a stream, step or check failed, 2 nothing ran (bad configuration or
     arguments), 130 or 143 stopped by SIGINT or SIGTERM (the next run resumes).
     """
-    from kb_pipeline.runner import streams_to_run
+    with _stoppable():
+        try:
+            cfg_path = config_path(config)
+            data_dir = load_config(cfg_path).data_dir
+        except ConfigError as error:
+            raise _fail(str(error)) from None
+        from kb_pipeline.runner import streams_to_run
 
-    try:
-        cfg_path = config_path(config)
-        data_dir = load_config(cfg_path).data_dir
-        streams_to_run(cfg_path, source)
-    except ConfigError as error:
-        raise _fail(str(error)) from None
-    except ValueError as error:
-        raise _fail(f"{cfg_path}: {error}") from None
-    _writable(data_dir, cfg_path)
-    _run_pipeline(cfg_path, ctx, full_refresh=full_refresh, sources=source, lock_timeout_s=lock_timeout)
+        try:
+            streams_to_run(cfg_path, source)
+        except ValueError as error:
+            raise _fail(f"{cfg_path}: {error}") from None
+        _writable(data_dir, cfg_path)
+        _run_pipeline(cfg_path, ctx, full_refresh=full_refresh, sources=source, lock_timeout_s=lock_timeout)
 
 
 @app.command()

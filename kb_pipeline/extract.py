@@ -26,7 +26,7 @@ import httpx
 from kb_pipeline import stopping
 from kb_pipeline.config import PipelineConfig
 from kb_pipeline.http.client import VendorClient, create_http_client
-from kb_pipeline.http.errors import ApiError, AuthError
+from kb_pipeline.http.errors import ApiError, AuthError, NotFoundError
 from kb_pipeline.pages import Page
 from kb_pipeline.sources import SOURCES, Source, Stream
 from kb_pipeline.sources.base import StreamContext
@@ -72,6 +72,8 @@ class StreamReport:
     cursors_before: dict[str, Any] = field(default_factory=dict)
     cursors_after: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    failed_partitions: dict[str, str] = field(default_factory=dict)
+    """Partitions the vendor does not know (an unknown knowledge base id): only they failed."""
     duration_s: float = 0.0
 
     @property
@@ -223,7 +225,7 @@ class Engine:
             stream_report.duration_s = time.monotonic() - started
             if not stream_report.ok:
                 failed.add(stream.name)
-                log.error("%s failed: %s", stream.name, "; ".join(stream_report.errors))
+                log.info("%s failed: %s", stream.name, "; ".join(stream_report.errors))
 
     async def _run_stream(
         self, source: Source, stream: Stream, settings: Any, client: VendorClient, report: StreamReport
@@ -252,12 +254,18 @@ class Engine:
                 )
                 try:
                     await self._drain(stream, ctx, partition, report)
+                except AuthError as error:
+                    if not refused.is_set():  # one line for the source, not one per partition
+                        refused.set()
+                        report.errors.append(_refused(error, source, settings))
+                except NotFoundError as error:
+                    report.failed_partitions[partition] = (
+                        f"{error}; check this id under sources.{source.config_key} in the configuration"
+                    )
                 except ApiError as error:
                     report.errors.append(str(error))
-                    if isinstance(error, AuthError):
-                        refused.set()
                 except Exception as error:  # a bug or a warehouse failure: this stream stops, others go on
-                    log.exception("%s %s failed", stream.name, partition or "")
+                    log.info("%s %s failed", stream.name, partition or "", exc_info=True)
                     report.errors.append(f"{stream.name} {partition}: {type(error).__name__}: {error}")
 
         await asyncio.gather(*(one(partition) for partition in partitions))
@@ -283,6 +291,12 @@ class Engine:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+
+def _refused(error: AuthError, source: Source, settings: Any) -> str:
+    """The vendor's refusal, and where its credentials come from (never their values)."""
+    variables = " and ".join(settings.credential_variables) or "its credentials"
+    return f"{error}. Credentials refused: check {variables} (sources.{source.config_key}.credentials)"
 
 
 def extract(

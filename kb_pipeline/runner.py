@@ -262,6 +262,7 @@ def materialize_all(
     per failure to `console`.
     """
     console = console or Console(stderr=True)
+    stopping.check()
     wanted = streams_to_run(config_file, sources)
     os.environ[CONFIG_ENV_VAR] = str(Path(config_file).resolve())
     extraction_config = dg.RunConfig(
@@ -280,20 +281,24 @@ def materialize_all(
         if stopping.requested() is not None:
             return Outcome.INTERRUPTED
         console.print(_stream_table(extraction, wanted))
-        with console.status("building marts, Parquet feeds and the report …"):
-            publishing = _materialize(
-                instance, PUBLISHED_KEYS, dg.RunConfig(loggers=QUIET_LOGGERS), lock_timeout_s
-            )
+        results = [extraction]
+        if extraction.get_asset_materialization_events():  # else there is nothing new to publish
+            with console.status("building marts, Parquet feeds and the report …"):
+                results.append(
+                    _materialize(
+                        instance, PUBLISHED_KEYS, dg.RunConfig(loggers=QUIET_LOGGERS), lock_timeout_s
+                    )
+                )
         if stopping.requested() is not None:
             return Outcome.INTERRUPTED
-    for message in _failures(extraction, verbose=verbose) + _failures(publishing, verbose=verbose):
+    for message in [line for result in results for line in _failures(result, verbose=verbose)]:
         console.print(f"[bold red]failed:[/] {message}", highlight=False)
-    passed, warnings, errors = _check_outcomes([extraction, publishing])
+    passed, warnings, errors = _check_outcomes(results)
     console.print(f"checks: {passed} passed", highlight=False)
     for label, names in (("[yellow]warn[/]", warnings), ("[bold red]fail[/]", errors)):
         if names:
             console.print(f"checks that {label}: {', '.join(names)}", highlight=False)
-    if report := _report_path(publishing):
+    if report := _report_path(results[-1]):
         console.print(f"report: [bold]{report}[/]")
-    ok = extraction.success and publishing.success and not errors
+    ok = len(results) == 2 and all(result.success for result in results) and not errors
     return Outcome.SUCCEEDED if ok else Outcome.FAILED

@@ -78,6 +78,8 @@ def _materialization(
         "cursor_before": _json(report.cursors_before),
         "cursor_after": _json(report.cursors_after),
     }
+    if report.failed_partitions:
+        metadata["failed_partitions"] = _json(report.failed_partitions)
     for table, live in table_rows.items():
         counts = report.rows.get(table, {})
         metadata[f"{table}.live_rows"] = live
@@ -114,10 +116,18 @@ def _stream_results(
     )
 
 
-def _failure(failed: list[StreamReport]) -> dg.Failure:
+def _failure(reports: list[StreamReport]) -> dg.Failure:
+    """One line per failed stream, and per partition the vendor did not know."""
+    failed = [report for report in reports if not report.ok]
     lines = [f"{report.stream} ({report.source}): {'; '.join(report.errors)}" for report in failed]
+    lines += [
+        f"{report.stream} ({report.source}) partition {partition}: {message}"
+        for report in reports
+        if report.ok
+        for partition, message in report.failed_partitions.items()
+    ]
     return dg.Failure(
-        description=f"{len(failed)} stream(s) failed, the others were loaded:\n" + "\n".join(lines),
+        description="\n".join(lines),
         metadata={"failed_streams": [report.stream for report in failed]},
     )
 
@@ -152,7 +162,7 @@ def _extract(
         raise
     warehouse.finish_run(
         context.run.run_id,
-        "succeeded" if report.ok else "failed",
+        "succeeded" if report.ok and not any(r.failed_partitions for r in report.streams) else "failed",
         {r.stream: {"records": r.records, "errors": r.errors} for r in report.streams},
     )
     for r in report.streams:
@@ -194,5 +204,5 @@ def extract_streams(
             report = reports.get(key)
             if report is None or report.ok:
                 yield from _stream_results(context, store, key, report)
-    if failed := [report for report in reports.values() if not report.ok]:
-        raise _failure(failed)
+    if any(not report.ok or report.failed_partitions for report in reports.values()):
+        raise _failure(list(reports.values()))
