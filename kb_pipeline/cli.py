@@ -8,8 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -77,12 +76,11 @@ def _interrupted(signum: int) -> None:
     )
 
 
-@contextmanager
-def _stoppable() -> Iterator[None]:
-    """Ctrl-C or SIGTERM stops what runs inside at its next safe point: one line, exit 130 or 143."""
+def _stoppable(work: Callable[[], None]) -> None:
+    """Run `work`; Ctrl-C or SIGTERM stops it at its next safe point: one line, exit 130 or 143."""
     with stopping.stop_on_signals(_interrupted):
         try:
-            yield
+            stopping.in_worker(work)
         except BaseException:
             if stopping.requested() is None:  # a failure of its own, not one the stop caused
                 raise
@@ -128,13 +126,17 @@ def demo(
     from kb_pipeline.sandbox.server import SandboxServer
 
     _writable(data_dir, None)
-    with _stoppable(), SandboxServer(seed=seed, scale=scale, qps=None) as sandbox:
-        console.print(
-            f"sandbox serving all four vendors at [bold]{sandbox.url}[/] (seed {seed}, scale {scale})"
-        )
-        export_sandbox_environment()
-        config_file = write_sandbox_config(sandbox.url, sandbox.dataset, data_dir)
-        _run_pipeline(config_file, ctx)
+
+    def work() -> None:
+        with SandboxServer(seed=seed, scale=scale, qps=None) as sandbox:
+            console.print(
+                f"sandbox serving all four vendors at [bold]{sandbox.url}[/] (seed {seed}, scale {scale})"
+            )
+            export_sandbox_environment()
+            config_file = write_sandbox_config(sandbox.url, sandbox.dataset, data_dir)
+            _run_pipeline(config_file, ctx)
+
+    _stoppable(work)
 
 
 @app.command()
@@ -156,7 +158,8 @@ def run(
     Exit codes: 0 done, 1 a stream, step or check failed, 2 nothing ran (bad configuration or
     arguments), 130 or 143 stopped by SIGINT or SIGTERM (the next run resumes).
     """
-    with _stoppable():
+
+    def work() -> None:
         try:
             cfg_path = config_path(config)
             data_dir = load_config(cfg_path).data_dir
@@ -170,6 +173,8 @@ def run(
             raise _fail(f"{cfg_path}: {error}") from None
         _writable(data_dir, cfg_path)
         _run_pipeline(cfg_path, ctx, full_refresh=full_refresh, sources=source, lock_timeout_s=lock_timeout)
+
+    _stoppable(work)
 
 
 @app.command()

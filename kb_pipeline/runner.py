@@ -133,8 +133,8 @@ def _wait_for_pool(instance: dg.DagsterInstance, timeout_s: float, console: Cons
 
 
 def _one_line(error: SerializableErrorInfo) -> str:
-    """The innermost cause of a step's error, as `Type: message` on one line."""
-    while error.cause is not None:
+    """A step's own error under Dagster's wrappers, as `Type: message` on one line."""
+    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
     return " ".join(error.message.split())
 
@@ -291,8 +291,9 @@ def materialize_all(
                 )
         if stopping.requested() is not None:
             return Outcome.INTERRUPTED
-    for message in [line for result in results for line in _failures(result, verbose=verbose)]:
-        console.print(f"[bold red]failed:[/] {message}", highlight=False)
+    for message in [message for result in results for message in _failures(result, verbose=verbose)]:
+        for line in message.splitlines() if not verbose else [message]:
+            console.print(f"[bold red]failed:[/] {line}", highlight=False, soft_wrap=True)
     passed, warnings, errors = _check_outcomes(results)
     console.print(f"checks: {passed} passed", highlight=False)
     for label, names in (("[yellow]warn[/]", warnings), ("[bold red]fail[/]", errors)):

@@ -1,12 +1,12 @@
-"""Stopping a run on Ctrl-C or SIGTERM within seconds, whatever the main thread is waiting on.
+"""Stopping a run on Ctrl-C or SIGTERM within seconds, whatever the work is waiting on.
 
-Inside `stop_on_signals`, SIGINT and SIGTERM are blocked in every thread and taken by a thread of
-their own (`sigwait`), so a signal is seen at once even while the main thread waits in DuckDB,
-httpx or Dagster, none of which can be safely interrupted at an arbitrary point. The first signal
-asks the work in progress to stop: each part says how with `on_stop` (the extraction cancels its
-tasks and drops the pages not yet committed, a warehouse connection interrupts its statement),
-and a deadline is armed after which the process exits anyway. A second signal exits at once. Exit
-codes are 128 + the signal number: 130 for SIGINT, 143 for SIGTERM.
+The work runs in a thread of its own (`in_worker`) while the main thread only waits, so a signal's
+handler runs at once even while the work waits in DuckDB, httpx or Dagster (none of which can be
+safely interrupted at an arbitrary point), and Dagster, off the main thread, leaves the signal
+handlers alone. The first signal asks the work to stop: each part says how with `on_stop` (the
+extraction cancels its tasks and drops the pages not yet committed, a warehouse connection
+interrupts its statement), and a deadline is armed after which the process exits anyway. A second
+signal exits at once. Exit codes are 128 + the signal number: 130 for SIGINT, 143 for SIGTERM.
 """
 
 from __future__ import annotations
@@ -16,10 +16,14 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from types import FrameType
+from typing import Any, TypeVar
 
 SIGNALS = {signal.SIGINT, signal.SIGTERM}
 GRACE_S = 4.0
 """How long the work may take to stop cleanly before the process exits regardless."""
+POLL_S = 0.2
+T = TypeVar("T")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -93,7 +97,7 @@ def on_stop(callback: Callable[[], object]) -> Iterator[None]:
 
 @contextmanager
 def stop_on_signals(announce: Callable[[int], None], *, grace_s: float = GRACE_S) -> Iterator[None]:
-    """Turn SIGINT and SIGTERM into stop requests while inside.
+    """Turn SIGINT and SIGTERM into stop requests while inside (from the main thread).
 
     `announce(signum)` says that the run stopped, once: the caller has it said with `farewell()`
     after a clean stop; otherwise it is said just before the process exits on its own (the
@@ -106,27 +110,36 @@ def stop_on_signals(announce: Callable[[int], None], *, grace_s: float = GRACE_S
         farewell()
         os._exit(exit_code(signum))
 
-    closing = threading.Event()
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if _request.signum is not None:
+            leave(signum)
+        deadline = threading.Timer(grace_s, leave, (signum,))
+        deadline.daemon = True
+        deadline.start()
+        _request.request(signum)
 
-    def wait_for_signals() -> None:
-        while True:
-            signum = signal.sigwait(SIGNALS)
-            if closing.is_set():
-                return
-            if _request.signum is not None:
-                leave(signum)
-            deadline = threading.Timer(grace_s, leave, (signum,))
-            deadline.daemon = True
-            deadline.start()
-            _request.request(signum)
-
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-    waiter = threading.Thread(target=wait_for_signals, name="stop-signals", daemon=True)
-    waiter.start()
+    previous = {signum: signal.signal(signum, handle) for signum in SIGNALS}
     try:
         yield
     finally:
-        closing.set()
-        signal.pthread_kill(waiter.ident, signal.SIGTERM)
-        waiter.join()
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def in_worker(work: Callable[[], T]) -> T:
+    """`work()` in a thread of its own, this thread staying free to take signals; its result or error."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = work()
+        except BaseException as error:
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name="kb-pipeline-run", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(POLL_S)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
