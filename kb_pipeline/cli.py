@@ -69,8 +69,8 @@ def _writable(data_dir: Path, config: Path | None) -> None:
 def _interrupted(signum: int) -> None:
     console.show_cursor(True)
     errors.print(
-        f"interrupted ({signal.Signals(signum).name}): stopped at the last committed page and published "
-        "nothing from this run; the next run resumes from there",
+        f"interrupted ({signal.Signals(signum).name}): stopped at the last committed page, nothing more "
+        "published; the next run resumes from there",
         highlight=False,
         soft_wrap=True,
     )

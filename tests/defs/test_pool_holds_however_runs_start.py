@@ -20,6 +20,7 @@ from kb_pipeline.sandbox import SandboxServer
 pytestmark = pytest.mark.slow
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
+SELECTION = "lingma/knowledge_bases"
 
 
 def step_window(instance: dg.DagsterInstance, run_id: str) -> tuple[float, float]:
@@ -36,8 +37,8 @@ def test_two_plain_dagster_runs_of_one_vendor_take_turns(tmp_path: Path) -> None
     with SandboxServer(seed=3, scale=0.1, qps=None) as sandbox:
         config = write_sandbox_config(sandbox.url, sandbox.dataset, tmp_path / "data")
         # each run's first listing answers after 3 s, so unlimited runs would overlap
-        sandbox.control.add_fault("lingma", "slow", count=2, operation=None, delay=3.0)
-        command = [DAGSTER, "asset", "materialize", "-m", "kb_pipeline.defs", "--select", "lingma/knowledge_bases"]
+        sandbox.control.add_fault("lingma", "slow", count=2, delay=3.0)
+        command = [DAGSTER, "asset", "materialize", "-m", "kb_pipeline.defs", "--select", SELECTION]
         env = {**os.environ, CONFIG_ENV_VAR: str(config)}
         runs = [
             subprocess.Popen(
