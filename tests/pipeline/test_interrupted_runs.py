@@ -121,6 +121,7 @@ def test_a_signal_stops_the_run_cleanly_and_the_next_run_converges(
         server.control.clear_faults()
 
     output = "\n".join(run.lines)
+    print(f"{point}, {signum.name}: exit {run.process.returncode} {took:.2f} s after the signal")
     assert run.process.returncode == 128 + signum, output
     assert took < EXIT_WITHIN_S, output
     said = [line for line in run.lines if line.startswith(f"interrupted ({signum.name})")]
