@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any, TypeVar
 
 SIGNALS = {signal.SIGINT, signal.SIGTERM}
-GRACE_S = 3.0
+GRACE_S = 2.5
 """How long the work may take to stop cleanly before the process exits regardless."""
 POLL_S = 0.2
 T = TypeVar("T")
