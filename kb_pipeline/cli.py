@@ -7,13 +7,16 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from kb_pipeline import stopping
 from kb_pipeline.config import CONFIG_ENV_VAR, ConfigError, config_path, load_config
 
 app = typer.Typer(
@@ -37,7 +40,7 @@ DataDirOption = Annotated[
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -52,41 +55,93 @@ def _data_dir(data_dir: Path | None, config: Path | None) -> Path:
     return Path("data")
 
 
+def _writable(data_dir: Path, config: Path | None) -> None:
+    """Fail now, in one line, if the data directory cannot be written (not after a Dagster step)."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=data_dir):
+            pass
+    except OSError as error:
+        where = f"fix its permissions, or set data_dir in {config}" if config else "fix its permissions"
+        raise _fail(f"data directory {data_dir} is not writable ({error.strerror}): {where}") from None
+
+
+def _interrupted(signum: int) -> None:
+    console.show_cursor(True)
+    errors.print(
+        f"interrupted ({signal.Signals(signum).name}): stopped at the last committed page, nothing more "
+        "published; the next run resumes from there",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _stoppable(work: Callable[[], None]) -> None:
+    """Run `work`; Ctrl-C or SIGTERM stops it at its next safe point: one line, exit 130 or 143."""
+    with stopping.stop_on_signals(_interrupted):
+        try:
+            stopping.in_worker(work)
+        except BaseException:
+            if stopping.requested() is None:  # a failure of its own, not one the stop caused
+                raise
+        if (signum := stopping.requested()) is not None:
+            stopping.farewell()
+            raise typer.Exit(code=stopping.exit_code(signum))
+
+
+def _run_pipeline(config_file: Path, ctx: typer.Context, **options: Any) -> None:
+    """Materialize everything; the warehouse's summary only after a run that succeeded."""
+    from kb_pipeline.runner import Outcome, materialize_all
+
+    outcome = materialize_all(config_file, console=console, verbose=ctx.obj["verbose"], **options)
+    stopping.check()
+    if outcome is not Outcome.SUCCEEDED:
+        raise typer.Exit(code=1)
+    _summary(load_config(config_file).data_dir)
+
+
 @app.callback()
 def main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every retry and page")] = False,
+    ctx: typer.Context,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="log every retry and page; full tracebacks")
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    ctx.obj = {"verbose": verbose}
 
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     scale: Annotated[float, typer.Option(help="sandbox size: 1 ≈ 1,000 documents and 100 jobs")] = 1.0,
     seed: Annotated[int, typer.Option(help="sandbox data seed")] = 7,
     data_dir: Annotated[Path, typer.Option("--data-dir", help="where the warehouse goes")] = Path("data"),
 ) -> None:
     """Run the whole pipeline against the built-in sandbox, then print what it built."""
     from kb_pipeline.demo import export_sandbox_environment, write_sandbox_config
-    from kb_pipeline.runner import materialize_all
     from kb_pipeline.sandbox.server import SandboxServer
 
-    with SandboxServer(seed=seed, scale=scale, qps=None) as sandbox:
-        console.print(
-            f"sandbox serving all four vendors at [bold]{sandbox.url}[/] (seed {seed}, scale {scale})"
-        )
-        export_sandbox_environment()
-        config_file = write_sandbox_config(sandbox.url, sandbox.dataset, data_dir)
-        ok = materialize_all(config_file, console=console)
-    _summary(load_config(config_file).data_dir)
-    if not ok:
-        raise typer.Exit(code=1)
+    _writable(data_dir, None)
+
+    def work() -> None:
+        with SandboxServer(seed=seed, scale=scale, qps=None) as sandbox:
+            console.print(
+                f"sandbox serving all four vendors at [bold]{sandbox.url}[/] (seed {seed}, scale {scale})"
+            )
+            export_sandbox_environment()
+            config_file = write_sandbox_config(sandbox.url, sandbox.dataset, data_dir)
+            _run_pipeline(config_file, ctx)
+
+    _stoppable(work)
 
 
 @app.command()
 def run(
+    ctx: typer.Context,
     config: ConfigOption = None,
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="re-read every listing in full")
@@ -94,19 +149,32 @@ def run(
     source: Annotated[
         list[str] | None, typer.Option("--source", "-s", help="only this source (repeatable)")
     ] = None,
+    lock_timeout: Annotated[
+        float, typer.Option("--lock-timeout", help="seconds to wait for another run's write lock")
+    ] = 60.0,
 ) -> None:
-    """Materialize the pipeline's assets without the UI (for cron)."""
-    from kb_pipeline.runner import materialize_all
+    """Materialize the pipeline's assets without the UI (for cron).
 
-    try:
-        cfg_path = config_path(config)
-        load_config(cfg_path)
-    except ConfigError as error:
-        raise _fail(str(error)) from None
-    ok = materialize_all(cfg_path, full_refresh=full_refresh, sources=source, console=console)
-    _summary(load_config(cfg_path).data_dir)
-    if not ok:
-        raise typer.Exit(code=1)
+    Exit codes: 0 done, 1 a stream, step or check failed, 2 nothing ran (bad configuration or
+    arguments), 130 or 143 stopped by SIGINT or SIGTERM (the next run resumes).
+    """
+
+    def work() -> None:
+        try:
+            cfg_path = config_path(config)
+            data_dir = load_config(cfg_path).data_dir
+        except ConfigError as error:
+            raise _fail(str(error)) from None
+        from kb_pipeline.runner import streams_to_run
+
+        try:
+            streams_to_run(cfg_path, source)
+        except ValueError as error:
+            raise _fail(f"{cfg_path}: {error}") from None
+        _writable(data_dir, cfg_path)
+        _run_pipeline(cfg_path, ctx, full_refresh=full_refresh, sources=source, lock_timeout_s=lock_timeout)
+
+    _stoppable(work)
 
 
 @app.command()
@@ -133,29 +201,28 @@ def ui(
 ) -> None:
     """Open the Dagster UI (`dagster dev`) wired to a sandbox started here."""
     from kb_pipeline.demo import export_sandbox_environment, write_sandbox_config
+    from kb_pipeline.instance import use_shared_instance, write_workspace
     from kb_pipeline.sandbox.server import SandboxServer
 
     with SandboxServer(seed=7, scale=scale, qps=None) as server:
         export_sandbox_environment()
         config_file = write_sandbox_config(server.url, server.dataset, data_dir)
-        home = Path(__file__).resolve().parents[1] / "dagster_home"
-        env = {**os.environ, CONFIG_ENV_VAR: str(config_file.resolve()), "DAGSTER_HOME": str(home)}
+        home = use_shared_instance()
+        workspace = write_workspace(data_dir)
+        env = {**os.environ, CONFIG_ENV_VAR: str(config_file.resolve())}
         console.print(f"sandbox at {server.url}; Dagster UI at http://127.0.0.1:{port} (Ctrl-C stops both)")
-        command = [
-            sys.executable,
-            "-m",
-            "dagster",
-            "dev",
-            "-m",
-            "kb_pipeline.defs",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ]
-        # a shell that starts us in the background ignores SIGINT, and children inherit that:
+        console.print(f"Dagster instance: {home}", highlight=False)
+        command = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1"]
+        # run from the data directory: a project `.env` there would set DAGSTER_HOME over ours.
+        # A shell that starts us in the background ignores SIGINT, and children inherit that:
         # restore the defaults for dagster dev, and pass our INT or TERM on to its process group
-        child = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_default_signals)
+        child = subprocess.Popen(
+            [*command, "-p", str(port)],
+            env=env,
+            cwd=data_dir,
+            start_new_session=True,
+            preexec_fn=_default_signals,
+        )
 
         def stop(signum: int, frame: object) -> None:
             os.killpg(child.pid, signal.SIGINT)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 CREDENTIAL_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
@@ -53,6 +53,12 @@ class _Source(_Strict):
     qps: float | None = Field(default=None, gt=0, description="requests per second; unset = vendor default")
     timeout_s: float = Field(default=30.0, gt=0)
     max_pages: int = Field(default=100_000, gt=0)
+    _credential_variables: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def credential_variables(self) -> tuple[str, ...]:
+        """The environment variables its credentials came from: what to check when they are refused."""
+        return self._credential_variables
 
     @field_validator("endpoint")
     @classmethod
@@ -174,6 +180,11 @@ def parse_config(document: Any, path: Path) -> PipelineConfig:
         config = PipelineConfig.model_validate(_interpolate(document, "", path))
     except ValidationError as error:
         raise ConfigError(_describe(error, path)) from None
+    for key, source in config.sources:
+        if source is not None:
+            credentials = document["sources"][key].get("credentials") or {}
+            references = (ENV_REFERENCE.finditer(str(value)) for value in credentials.values())
+            source._credential_variables = tuple(match.group(1) for found in references for match in found)
     if not config.data_dir.is_absolute():
         config = config.model_copy(update={"data_dir": (path.parent / config.data_dir).resolve()})
     return config
@@ -193,6 +204,10 @@ def load_config(explicit: Path | str | None = None) -> PipelineConfig:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory; pass the YAML configuration file in it") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the configuration: {error}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     return parse_config(document, path)

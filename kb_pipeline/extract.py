@@ -6,7 +6,8 @@ rate limit. Every warehouse call (normalize, land, merge, cursor) goes through o
 so DuckDB sees a single writer. Fetching runs ahead of committing by a few pages per partition,
 and the writer commits whatever pages are waiting in one transaction, so the fixed cost of a
 transaction is shared by many small pages. A failing source or stream is reported and the
-others go on.
+others go on. A run stopped (`kb_pipeline.stopping`, or Dagster interrupting its step) drops the
+pages not yet committed and raises once the writer is idle: the last committed page stands.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 
+from kb_pipeline import stopping
 from kb_pipeline.config import PipelineConfig
 from kb_pipeline.http.client import VendorClient, create_http_client
-from kb_pipeline.http.errors import ApiError, AuthError
+from kb_pipeline.http.errors import ApiError, AuthError, NotFoundError
 from kb_pipeline.pages import Page
 from kb_pipeline.sources import SOURCES, Source, Stream
 from kb_pipeline.sources.base import StreamContext
@@ -71,6 +73,8 @@ class StreamReport:
     cursors_before: dict[str, Any] = field(default_factory=dict)
     cursors_after: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    failed_partitions: dict[str, str] = field(default_factory=dict)
+    """Partitions the vendor does not know (an unknown knowledge base id): only they failed."""
     duration_s: float = 0.0
 
     @property
@@ -149,7 +153,8 @@ class Engine:
                 await asyncio.gather(*jobs)
         finally:
             committer.cancel()
-            self._writer.shutdown(wait=True)
+            # a commit under way finishes (or not) as one transaction; queued calls are dropped
+            self._writer.shutdown(wait=True, cancel_futures=True)
         return report
 
     async def _commit_loop(self) -> None:
@@ -158,7 +163,7 @@ class Engine:
             batch = [await self._queue.get()]
             while len(batch) < BATCH_PAGES and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            batch = [pending for pending in batch if not self._skip_after_failure(pending)]
+            batch = [p for p in batch if not p.done.cancelled() and not self._skip_after_failure(p)]
             if not batch:
                 continue
             try:
@@ -172,7 +177,8 @@ class Engine:
                         await self._write(self._commit, [pending])
                     except Exception as error:
                         self._stopped.add(pending.key)
-                        pending.done.set_exception(error)
+                        if not pending.done.done():
+                            pending.done.set_exception(error)
             for pending in batch:
                 if not pending.done.done():
                     pending.done.set_result(None)
@@ -181,7 +187,10 @@ class Engine:
         """A page after a failed one must not commit: its cursor would skip the failed page."""
         if pending.key not in self._stopped:
             return False
-        pending.done.set_exception(RuntimeError(f"{pending.key[0]} {pending.key[1]}: an earlier page failed"))
+        if not pending.done.done():
+            pending.done.set_exception(
+                RuntimeError(f"{pending.key[0]} {pending.key[1]}: an earlier page failed")
+            )
         return True
 
     def _commit(self, batch: list[_Pending]) -> None:
@@ -218,7 +227,7 @@ class Engine:
             stream_report.duration_s = time.monotonic() - started
             if not stream_report.ok:
                 failed.add(stream.name)
-                log.error("%s failed: %s", stream.name, "; ".join(stream_report.errors))
+                log.info("%s failed: %s", stream.name, "; ".join(stream_report.errors))
 
     async def _run_stream(
         self, source: Source, stream: Stream, settings: Any, client: VendorClient, report: StreamReport
@@ -247,12 +256,18 @@ class Engine:
                 )
                 try:
                     await self._drain(stream, ctx, partition, report)
+                except AuthError as error:
+                    if not refused.is_set():  # one line for the source, not one per partition
+                        refused.set()
+                        report.errors.append(_refused(error, source, settings))
+                except NotFoundError as error:
+                    report.failed_partitions[partition] = (
+                        f"{error}; check this id under sources.{source.config_key} in the configuration"
+                    )
                 except ApiError as error:
                     report.errors.append(str(error))
-                    if isinstance(error, AuthError):
-                        refused.set()
                 except Exception as error:  # a bug or a warehouse failure: this stream stops, others go on
-                    log.exception("%s %s failed", stream.name, partition or "")
+                    log.info("%s %s failed", stream.name, partition or "", exc_info=True)
                     report.errors.append(f"{stream.name} {partition}: {type(error).__name__}: {error}")
 
         await asyncio.gather(*(one(partition) for partition in partitions))
@@ -268,12 +283,22 @@ class Engine:
                 done = loop.create_future()
                 in_flight.append(done)
                 self._queue.put_nowait(_Pending(stream, page, report, done))
+        except asyncio.CancelledError:
+            for done in in_flight:  # the run is stopping: pages not yet committed are dropped
+                done.cancel()
+            raise
         finally:
             # the first failure is raised; later pages of this partition were queued after it
             results = await asyncio.gather(*in_flight, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+
+def _refused(error: AuthError, source: Source, settings: Any) -> str:
+    """The vendor's refusal, and where its credentials come from (never their values)."""
+    variables = " and ".join(settings.credential_variables) or "its credentials"
+    return f"{error}. Credentials refused: check {variables} (sources.{source.config_key}.credentials)"
 
 
 def extract(
@@ -289,4 +314,17 @@ def extract(
     """Run the selected streams into an open warehouse and report what each did."""
     selection = select_streams(sources, streams)
     engine = Engine(config, warehouse, run_id=run_id, full_refresh=full_refresh, progress=progress)
-    return asyncio.run(engine.run(selection))
+    return asyncio.run(_until_stopped(lambda: engine.run(selection)))
+
+
+async def _until_stopped(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Await `work()`, cancelled as soon as a stop is requested; then raise `stopping.Interrupted`."""
+    task, loop = asyncio.current_task(), asyncio.get_running_loop()
+    assert task is not None
+    with stopping.on_stop(lambda: loop.call_soon_threadsafe(task.cancel)):
+        try:
+            return await work()
+        except asyncio.CancelledError:
+            if (signum := stopping.requested()) is None:
+                raise
+            raise stopping.Interrupted(signum) from None

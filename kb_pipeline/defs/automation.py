@@ -1,9 +1,9 @@
 """When things run: hourly increments, a daily full refresh, following running jobs, publishing.
 
 All times are UTC. The schedules extract every stream; the marts, feeds and report follow on their
-own (see `publishing.PUBLISH_WHEN`, evaluated by `publish_sensor`). Extraction runs carry one tag
-per vendor they call, which dagster.yaml limits to one run at a time, so two runs never share a
-vendor's rate limit; the `kb_warehouse` pool keeps writers to one at a time.
+own (see `publishing.PUBLISH_WHEN`, evaluated by `publish_sensor`). No run needs a tag to be
+limited: the one step that calls the vendors is in the `kb_warehouse` pool (limit 1 in
+dagster.yaml), so two runs never call a vendor at once, whoever started them.
 """
 
 import dagster as dg
@@ -12,10 +12,8 @@ from kb_pipeline.defs.extraction import EXTRACTION_OP, ExtractionConfig
 from kb_pipeline.defs.publishing import PUBLISHED_KEYS
 from kb_pipeline.defs.resources import WarehouseResource
 from kb_pipeline.defs.streams import STREAMS, stream_key
-from kb_pipeline.sources import SOURCES
 from kb_pipeline.warehouse import WarehouseError
 
-VENDOR_TAG = "kb_pipeline/vendor.{source}"
 FOLLOWED = {stream_key(name): STREAMS[stream_key(name)][0].name for name in ("pai.jobs", "vikingdb.tasks")}
 """The job streams worth re-reading between the hourly runs, and the source of each."""
 IN_FLIGHT = [
@@ -26,15 +24,10 @@ IN_FLIGHT = [
 ]
 
 
-def vendor_tags(sources: list[str]) -> dict[str, str]:
-    return {VENDOR_TAG.format(source=source): "extract" for source in sources}
-
-
 extract_job = dg.define_asset_job(
     "extract_all",
     selection=dg.AssetSelection.assets(*STREAMS),
     description="Every vendor stream, with its checks; marts, feeds and the report follow.",
-    tags=vendor_tags(list(SOURCES)),
 )
 
 hourly_incremental = dg.ScheduleDefinition(
@@ -79,7 +72,7 @@ def follow_running_jobs(context: dg.SensorEvaluationContext, warehouse: Warehous
     )
     if in_flight:
         return dg.SkipReason(f"run {in_flight[0].run_id} is still following them")
-    return dg.RunRequest(asset_selection=keys, tags=vendor_tags(sorted({FOLLOWED[key] for key in keys})))
+    return dg.RunRequest(asset_selection=keys)
 
 
 publish_sensor = dg.AutomationConditionSensorDefinition(

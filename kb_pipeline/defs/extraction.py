@@ -16,6 +16,7 @@ from typing import Any, get_args
 import dagster as dg
 from pydantic import Field
 
+from kb_pipeline import stopping
 from kb_pipeline.config import PipelineConfig
 from kb_pipeline.defs import checks
 from kb_pipeline.defs.resources import PipelineSettings, WarehouseResource
@@ -82,6 +83,8 @@ def _materialization(
         "cursor_before": _json(report.cursors_before),
         "cursor_after": _json(report.cursors_after),
     }
+    if report.failed_partitions:
+        metadata["failed_partitions"] = _json(report.failed_partitions)
     for table, live in table_rows.items():
         counts = report.rows.get(table, {})
         metadata[f"{table}.live_rows"] = live
@@ -118,10 +121,18 @@ def _stream_results(
     )
 
 
-def _failure(failed: list[StreamReport]) -> dg.Failure:
+def _failure(reports: list[StreamReport]) -> dg.Failure:
+    """One line per failed stream, and per partition the vendor did not know."""
+    failed = [report for report in reports if not report.ok]
     lines = [f"{report.stream} ({report.source}): {'; '.join(report.errors)}" for report in failed]
+    lines += [
+        f"{report.stream} ({report.source}) partition {partition}: {message}"
+        for report in reports
+        if report.ok
+        for partition, message in report.failed_partitions.items()
+    ]
     return dg.Failure(
-        description=f"{len(failed)} stream(s) failed, the others were loaded:\n" + "\n".join(lines),
+        description="\n".join(lines),
         metadata={"failed_streams": [report.stream for report in failed]},
     )
 
@@ -144,12 +155,19 @@ def _extract(
             full_refresh=full_refresh,
             progress=_log_page,
         )
+    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError) as stop:
+        # stopped by a signal or from the UI: the last committed page stands; Dagster marks the
+        # run canceled (so no automatic retry starts it again) and the next run resumes
+        warehouse.finish_run(context.run.run_id, "interrupted", {"error": str(stop) or type(stop).__name__})
+        if isinstance(stop, stopping.Interrupted):
+            context.instance.report_run_canceling(context.run, message=str(stop))
+        raise
     except Exception as error:
         warehouse.finish_run(context.run.run_id, "failed", {"error": f"{type(error).__name__}: {error}"})
         raise
     warehouse.finish_run(
         context.run.run_id,
-        "succeeded" if report.ok else "failed",
+        "succeeded" if report.ok and not any(r.failed_partitions for r in report.streams) else "failed",
         {r.stream: {"records": r.records, "errors": r.errors} for r in report.streams},
     )
     for r in report.streams:
@@ -192,5 +210,5 @@ def extract_streams(
             report = reports.get(key)
             if report is None or report.ok:
                 yield from _stream_results(context, store, key, report)
-    if failed := [report for report in reports.values() if not report.ok]:
-        raise _failure(failed)
+    if any(not report.ok or report.failed_partitions for report in reports.values()):
+        raise _failure(list(reports.values()))

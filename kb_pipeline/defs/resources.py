@@ -13,6 +13,7 @@ import dagster as dg
 import pyarrow as pa
 from pydantic import Field
 
+from kb_pipeline import stopping
 from kb_pipeline.config import CONFIG_ENV_VAR, PipelineConfig, load_config
 from kb_pipeline.warehouse import Warehouse, read_only_query
 
@@ -41,6 +42,9 @@ class WarehouseResource(dg.ConfigurableResource):
     """
 
     settings: PipelineSettings
+    lock_timeout_s: float = Field(
+        default=60.0, ge=0, description="how long to wait for another process's write lock"
+    )
 
     @property
     def data_dir(self) -> Path:
@@ -48,8 +52,12 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def open(self) -> Iterator[Warehouse]:
-        """The single writer, migrated and ready; closed (and the file released) on exit."""
-        with Warehouse(self.data_dir) as warehouse:
+        """The single writer, migrated and ready; closed (and the file released) on exit. A stop
+        request (`kb_pipeline.stopping`) interrupts the statement under way."""
+        with (
+            Warehouse(self.data_dir, lock_timeout_s=self.lock_timeout_s) as warehouse,
+            stopping.on_stop(warehouse.connection.interrupt),
+        ):
             yield warehouse
 
     def query(self, sql: str) -> pa.Table:

@@ -7,6 +7,7 @@ file and the process holding it, instead of DuckDB's bare lock error.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import duckdb
 
 from kb_pipeline.warehouse.errors import WarehouseBusyError, WarehouseNotFoundError
 
+log = logging.getLogger(__name__)
 _HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
 
 
@@ -29,7 +31,7 @@ def connect(
     """A connection to `path` with times in UTC, waiting for another process's lock to go."""
     if read_only and not path.exists():
         raise WarehouseNotFoundError(f"no warehouse at {path}: run an extraction first (it creates the file)")
-    deadline = time.monotonic() + lock_timeout_s
+    deadline, waiting = time.monotonic() + lock_timeout_s, False
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": MEMORY_LIMIT})
@@ -37,10 +39,18 @@ def connect(
             message = str(error)
             if "lock" not in message.lower():
                 raise
+            match = _HOLDER.search(message)
+            holder = f"PID {match['pid']}, {match['program']}" if match else None
             if time.monotonic() >= deadline:
-                match = _HOLDER.search(message)
-                holder = f"PID {match['pid']}, {match['program']}" if match else None
                 raise WarehouseBusyError(path, lock_timeout_s, holder) from error
+            if not waiting:
+                waiting = True
+                log.warning(
+                    "waiting up to %g s for the write lock on %s, held by %s",
+                    lock_timeout_s,
+                    path,
+                    holder or "another process",
+                )
             time.sleep(poll_interval_s)
             continue
         con.execute("SET TimeZone = 'UTC'")

@@ -75,7 +75,6 @@ def test_requests_the_streams_of_sources_with_running_jobs(data_dir: Path) -> No
     request = tick(data_dir)
     assert isinstance(request, dg.RunRequest)
     assert request.asset_selection == [dg.AssetKey(["pai", "jobs"])]
-    assert request.tags == {"kb_pipeline/vendor.pai_langstudio": "extract"}
 
 
 def test_skips_when_nothing_is_running(data_dir: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -34,3 +37,43 @@ def run_engine(config: PipelineConfig | Path, *, run_id: str = "run", **options)
 def rows(data_dir: Path, sql: str) -> list[dict]:
     with Warehouse(data_dir, read_only=True) as warehouse:
         return warehouse.query(sql).to_pylist()
+
+
+RUNNER = Path(__file__).with_name("extract_once.py")
+ROOT = Path(__file__).resolve().parents[2]
+# columns that depend on when a page was fetched, not on what it held
+WHEN = {"first_seen_at", "last_seen_at", "observed_at"}
+TABLE_KEYS = {
+    "knowledge_bases": "source, kb_id",
+    "documents": "source, kb_id, doc_id",
+    "document_tags": "source, kb_id, doc_id, tag_key, tag_value",
+    "jobs": "source, job_id",
+    "job_files": "source, job_id, file_meta_id",
+    "job_status_history": "source, job_id, status",
+    "chunk_counts": "source, kb_id, pipeline, chunk_count",
+}
+
+
+def snapshot(data_dir: Path) -> dict[str, list[tuple]]:
+    """Every table's content, less fetch times; repeated snapshots of the same state count once."""
+    tables = {}
+    for name, key in TABLE_KEYS.items():
+        found = rows(data_dir, f"SELECT * FROM {name} ORDER BY {key}")
+        values = [tuple((k, repr(v)) for k, v in row.items() if k not in WHEN) for row in found]
+        tables[name] = sorted(set(values)) if name in ("chunk_counts", "job_status_history") else values
+    return tables
+
+
+def extraction(config: Path, run_id: str) -> subprocess.Popen:
+    """The engine alone, extracting every stream in a subprocess (tests kill or resume it)."""
+    return subprocess.Popen(
+        [sys.executable, str(RUNNER), str(config), run_id],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def raw_pages(data_dir: Path) -> int:
+    return sum(1 for _ in (data_dir / "raw").rglob("*.parquet")) if (data_dir / "raw").exists() else 0

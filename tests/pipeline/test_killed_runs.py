@@ -3,55 +3,14 @@ nothing lost, nothing twice. Two runs at once: the second waits, then fails clea
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from kb_pipeline.sandbox import SandboxServer
-from tests.pipeline.conftest import configure, rows, run_engine
-
-RUNNER = Path(__file__).with_name("extract_once.py")
-ROOT = Path(__file__).resolve().parents[2]
-# columns that depend on when a page was fetched, not on what it held
-WHEN = {"first_seen_at", "last_seen_at", "observed_at"}
-TABLE_KEYS = {
-    "knowledge_bases": "source, kb_id",
-    "documents": "source, kb_id, doc_id",
-    "document_tags": "source, kb_id, doc_id, tag_key, tag_value",
-    "jobs": "source, job_id",
-    "job_files": "source, job_id, file_meta_id",
-    "job_status_history": "source, job_id, status",
-    "chunk_counts": "source, kb_id, pipeline, chunk_count",
-}
-
-
-def snapshot(data_dir: Path) -> dict[str, list[tuple]]:
-    """Every table's content, less fetch times; repeated snapshots of the same state count once."""
-    tables = {}
-    for name, key in TABLE_KEYS.items():
-        found = rows(data_dir, f"SELECT * FROM {name} ORDER BY {key}")
-        values = [tuple((k, repr(v)) for k, v in row.items() if k not in WHEN) for row in found]
-        tables[name] = sorted(set(values)) if name in ("chunk_counts", "job_status_history") else values
-    return tables
-
-
-def extraction(config: Path, run_id: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(RUNNER), str(config), run_id],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
-def raw_pages(data_dir: Path) -> int:
-    return sum(1 for _ in (data_dir / "raw").rglob("*.parquet")) if (data_dir / "raw").exists() else 0
+from tests.pipeline.conftest import configure, extraction, raw_pages, run_engine, snapshot
 
 
 @pytest.fixture(scope="module")

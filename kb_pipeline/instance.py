@@ -1,0 +1,87 @@
+"""The one Dagster instance every entry point shares, and the runs a dead process left behind.
+
+`kb-pipeline demo|run|ui` use `$DAGSTER_HOME`, else the project's `dagster_home/`, and pass it on to
+what they start; `dagster dev`, `dg dev` and `dg launch` started from the project root read the
+same directory from the project's `.env`. So runs, materializations, check results and schedule
+state land in one place, under one code location name, whoever started them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+CODE_LOCATION = "kb_pipeline"
+"""The code location's name, as pyproject.toml's [tool.dagster] and [tool.dg.project] give it."""
+PROJECT_HOME = Path(__file__).resolve().parents[1] / "dagster_home"
+OWNER_TAGS = ("kb_pipeline/host", "kb_pipeline/pid")
+"""Tags of runs executed inside a `kb-pipeline` process: where to look for the process."""
+UNFINISHED = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def dagster_home() -> Path:
+    """`$DAGSTER_HOME` when set, else the project's `dagster_home/` (`./dagster_home` for an install
+    without the source tree)."""
+    if configured := os.environ.get("DAGSTER_HOME"):
+        return Path(configured).expanduser().resolve()
+    return PROJECT_HOME if (PROJECT_HOME / "dagster.yaml").exists() else Path.cwd() / "dagster_home"
+
+
+def use_shared_instance() -> Path:
+    """Point DAGSTER_HOME, for this process and its children, at `dagster_home()` (created if missing)."""
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def write_workspace(directory: Path) -> Path:
+    """A Dagster workspace file loading `kb_pipeline.defs` as location CODE_LOCATION (`-m` alone
+    would name the location after the module)."""
+    path = directory / "workspace.yaml"
+    location = {"python_module": {"module_name": "kb_pipeline.defs", "location_name": CODE_LOCATION}}
+    path.write_text(yaml.safe_dump({"load_from": [location]}, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def owner_tags() -> dict[str, str]:
+    """Tags naming this process, so a later `kb-pipeline` can tell if the run's process died."""
+    return dict(zip(OWNER_TAGS, (socket.gethostname(), str(os.getpid())), strict=True))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reclaim_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark canceled the unfinished runs of `kb-pipeline` processes of this host that no longer exist,
+    and free their pool slots: a killed process would otherwise hold `kb_warehouse` for ever."""
+    host_tag, pid_tag = OWNER_TAGS
+    runs = instance.get_runs(
+        dg.RunsFilter(statuses=UNFINISHED, tags={host_tag: socket.gethostname()}), limit=100
+    )
+    reclaimed = []
+    for run in runs:
+        pid = run.tags.get(pid_tag, "")
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        instance.report_run_canceled(run, message=f"the kb-pipeline process running it (PID {pid}) ended")
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        reclaimed.append(run.run_id)
+    return reclaimed
