@@ -120,11 +120,17 @@ def write_table(
         table.add_column(column.name, overflow="fold", justify="right" if _is_numeric(column) else "left")
     for row in rows:
         table.add_row(*(Text(_text(value)) for value in row))
-    console = Console(file=out, highlight=False)
-    if not terminal:  # sized to the data: a pipe has no width to fit
-        width = Console(file=out, width=1_000_000).measure(table).maximum
-        console = Console(file=out, highlight=False, width=width)
-    console.print(table)
+    print_table(Console(file=out, highlight=False), table, terminal=terminal)
+
+
+def print_table(console: Console, table: Table, *, terminal: bool | None = None) -> None:
+    """Print `table`, folded to the terminal's width on a terminal, else as wide as its data: a
+    pipe has no width to fit, and rich's default 80 columns would fold or cut the figures."""
+    if console.is_terminal if terminal is None else terminal:
+        console.print(table)
+    else:
+        width = Console(width=1_000_000).measure(table).maximum
+        Console(file=console.file, highlight=False, width=width).print(table)
 
 
 def write_answer(

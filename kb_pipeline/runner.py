@@ -35,6 +35,7 @@ from kb_pipeline.defs.resources import WarehouseResource
 from kb_pipeline.defs.streams import STREAMS, WAREHOUSE_POOL, source_stream_keys
 from kb_pipeline.instance import owner_tags, reclaim_abandoned_runs, use_shared_instance
 from kb_pipeline.pages import Page
+from kb_pipeline.query_output import print_table
 from kb_pipeline.sources import SOURCES
 
 MAIN_TABLE_ROW_KINDS = ("inserted", "updated", "deleted")
@@ -286,7 +287,7 @@ def materialize_all(
             extraction = _materialize(instance, wanted, extraction_config, lock_timeout_s)
         if stopping.requested() is not None:
             return Outcome.INTERRUPTED
-        console.print(_stream_table(extraction, wanted))
+        print_table(console, _stream_table(extraction, wanted))
         results = [extraction]
         if extraction.get_asset_materialization_events():  # else there is nothing new to publish
             with console.status("building marts, Parquet feeds and the report …"):
