@@ -34,11 +34,11 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from extract_streams import SEED, start_sandbox  # noqa: E402
+from extract_streams import SEED, start_sandbox
 
-from kb_pipeline.demo import export_sandbox_environment, write_sandbox_config  # noqa: E402
-from kb_pipeline.sandbox import Dataset  # noqa: E402
-from kb_pipeline.sandbox.settings import DEFAULT_QPS  # noqa: E402
+from kb_pipeline.demo import export_sandbox_environment, write_sandbox_config
+from kb_pipeline.sandbox import Dataset
+from kb_pipeline.sandbox.settings import DEFAULT_QPS
 
 
 def lower_bound(dataset: Dataset) -> dict[str, int]:
