@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -77,3 +79,19 @@ def extraction(config: Path, run_id: str) -> subprocess.Popen:
 
 def raw_pages(data_dir: Path) -> int:
     return sum(1 for _ in (data_dir / "raw").rglob("*.parquet")) if (data_dir / "raw").exists() else 0
+
+
+def kill_then_resume(config: Path, data_dir: Path, after_pages: int) -> None:
+    """SIGKILL an extraction once `after_pages` more raw pages have landed, then run it to the end."""
+    landed = raw_pages(data_dir)
+    victim = extraction(config, "killed")
+    deadline = time.monotonic() + 60
+    while (
+        raw_pages(data_dir) < landed + after_pages and victim.poll() is None and time.monotonic() < deadline
+    ):
+        time.sleep(0.005)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+    assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    rerun = extraction(config, "resumed")
+    assert rerun.wait(timeout=120) == 0, rerun.stderr.read().decode()

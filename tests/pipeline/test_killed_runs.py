@@ -3,14 +3,13 @@ nothing lost, nothing twice. Two runs at once: the second waits, then fails clea
 
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
 
 import pytest
 
 from kb_pipeline.sandbox import SandboxServer
-from tests.pipeline.conftest import configure, extraction, raw_pages, run_engine, snapshot
+from tests.pipeline.conftest import configure, extraction, kill_then_resume, raw_pages, run_engine, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +30,7 @@ def test_a_killed_run_resumes_to_the_same_tables(
     server, reference, tmp_path: Path, kill_after_pages: int
 ) -> None:
     config = configure(server, tmp_path, qianfan={"page_size": 20})
-    victim = extraction(config, "killed")
-    deadline = time.monotonic() + 60
-    while raw_pages(tmp_path) < kill_after_pages and victim.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=10)
-    assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-
-    rerun = extraction(config, "resumed")
-    assert rerun.wait(timeout=120) == 0, rerun.stderr.read().decode()
+    kill_then_resume(config, tmp_path, kill_after_pages)
     assert snapshot(tmp_path) == reference
 
 

@@ -4,8 +4,6 @@ in the sandbox's own request log, and the tables an incremental run leaves behin
 from __future__ import annotations
 
 import shutil
-import signal
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from kb_pipeline.sandbox import Dataset, SandboxServer
-from tests.pipeline.conftest import configure, rows, run_engine
-from tests.pipeline.test_killed_runs import extraction, raw_pages, snapshot
+from tests.pipeline.conftest import configure, kill_then_resume, rows, run_engine, snapshot
 
 SMALL_LINGMA_PAGES = {"lingma": {"page_size": 5}}
 """Organizations of several pages, so an incremental pass has pages to skip."""
@@ -186,16 +183,5 @@ def test_an_incremental_run_killed_mid_way_resumes_to_the_same_tables(
     server, reference, first = changed_tenant
     shutil.copytree(first, tmp_path, dirs_exist_ok=True)
     config = configure(server, tmp_path, **SMALL_PAGES)
-    landed = raw_pages(tmp_path)
-    victim = extraction(config, "killed")
-    deadline = time.monotonic() + 60
-    while raw_pages(tmp_path) < landed + kill_after_pages and victim.poll() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=10)
-    assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-
-    rerun = extraction(config, "resumed")
-    assert rerun.wait(timeout=120) == 0, rerun.stderr.read().decode()
+    kill_then_resume(config, tmp_path, kill_after_pages)
     assert settled(snapshot(tmp_path)) == reference
