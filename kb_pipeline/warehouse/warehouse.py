@@ -68,11 +68,24 @@ class Warehouse:
                     )
                 self._seq = 0
             else:
+                self._fold_in_left_wal()
                 migrate(self._con, label=str(self.db_path))
                 self._seq = state.last_page_seq(self._con)
         except BaseException:
             self._con.close()
             raise
+
+    def _fold_in_left_wal(self) -> None:
+        """Checkpoint at once when a writer that did not close (a killed run) left its WAL behind.
+
+        DuckDB 2.0 replays such a WAL on open but neither checkpoints it then nor, in some cases,
+        on close: this session's commits are appended to it, and the next open replays both
+        sessions' entries and drops some of this session's column updates (a finished job kept
+        its new status but lost its attachment_url). Checkpointing first writes the replayed
+        state to the file, so the WAL only ever holds one session's commits.
+        """
+        if self.wal_path.exists():
+            self._con.execute("CHECKPOINT").fetchall()
 
     @classmethod
     def reader(
@@ -84,6 +97,11 @@ class Warehouse:
     @property
     def db_path(self) -> Path:
         return self.data_dir / DATABASE_FILE
+
+    @property
+    def wal_path(self) -> Path:
+        """DuckDB's write-ahead log: commits not yet checkpointed into `db_path`."""
+        return self.data_dir / f"{DATABASE_FILE}.wal"
 
     @property
     def raw_dir(self) -> Path:
