@@ -18,6 +18,7 @@ event log says when each phase began and ended, so the peak is also given per ph
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -52,10 +53,8 @@ class TreeSampler:
                 tree = [root, *root.children(recursive=True)]
                 rss = 0
                 for process in tree:
-                    try:
+                    with contextlib.suppress(psutil.NoSuchProcess):
                         rss += process.memory_info().rss
-                    except psutil.NoSuchProcess:
-                        pass
             except psutil.NoSuchProcess:
                 return
             if root.status() == psutil.STATUS_ZOMBIE:
@@ -120,7 +119,9 @@ def measure(scale: float, interval: float) -> dict:
             command = [str(Path(sys.executable).parent / "kb-pipeline"), "run", "--config", str(config)]
             environment = {**os.environ, "DAGSTER_HOME": str(home)}
             started = time.time()
-            child = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            child = subprocess.Popen(
+                command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
             sampler = TreeSampler(child.pid, interval)
             watcher = threading.Thread(target=sampler.run, daemon=True)
             watcher.start()
@@ -148,7 +149,9 @@ def measure(scale: float, interval: float) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scales", type=float, nargs="+", default=[5.0, 100.0, 400.0])
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between RSS samples")
     args = parser.parse_args()
