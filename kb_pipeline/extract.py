@@ -40,11 +40,11 @@ Progress = Callable[[Page], None]
 PAGES_AHEAD = 16
 """Pages a partition may fetch before the oldest of them is committed."""
 WINDOW_PAGES = 64
-WINDOW_BYTES = 16 * 2**20
+WINDOW_BYTES = 8 * 2**20
 """Pages fetched and not yet committed, over every stream and partition: at most this many, of at
 most this many bytes of records (as JSON), so memory is bounded by the window, not the tenant."""
 BATCH_PAGES = 64
-BATCH_BYTES = 8 * 2**20
+BATCH_BYTES = 2 * 2**20
 """Most pages, and most bytes of records, the writer commits in one transaction."""
 
 

@@ -18,9 +18,10 @@ from kb_pipeline.warehouse.errors import WarehouseBusyError, WarehouseNotFoundEr
 _HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
 
 
-MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT = "64MB"
 """DuckDB's own cap (its buffer cache would otherwise grow with the file, up to 80% of RAM); larger
-work spills to temporary files, so the pipeline's memory stays bounded by its pages."""
+work spills to temporary files, so the pipeline's memory stays bounded by its pages. See
+BENCHMARKS.md for how the figure was chosen."""
 
 
 def connect(
