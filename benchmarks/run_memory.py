@@ -133,7 +133,9 @@ def measure(scale: float, interval: float) -> dict:
             log.close()
             if child.returncode not in (0, 1):
                 raise SystemExit(f"kb-pipeline run failed ({child.returncode}):\n{output}")
-            failures = [line for line in output.splitlines() if line.startswith(("failed:", "checks that"))]
+            lines = output.splitlines()
+            start = next((i for i, line in enumerate(lines) if line.startswith("failed:")), len(lines))
+            failures = [line for line in lines[start:] if line.strip() and not line.startswith("checks:")]
             windows = phase_windows(home, started, ended)
             documents = documents_loaded(data_dir)
     finally:
@@ -157,21 +159,25 @@ def main() -> None:
     parser.add_argument("--scales", type=float, nargs="+", default=[5.0, 100.0, 400.0])
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between RSS samples")
     args = parser.parse_args()
-    results = [measure(scale, args.interval) for scale in args.scales]
     print(f"{'scale':>6} {'documents':>10} {'wall s':>8} {'peak tree MiB':>14} {'peak process MiB':>17}")
-    for r in results:
+    results = []
+    for scale in args.scales:
+        r = measure(scale, args.interval)
+        results.append(r)
         print(
             f"{r['scale']:>6g} {r['documents']:>10,} {r['wall_s']:>8.1f} {r['peak_tree_mib']:>14.0f} "
-            f"{r['peak_process_mib']:>17.0f}"
+            f"{r['peak_process_mib']:>17.0f}",
+            flush=True,
         )
         for line in r["failures"]:
-            print(f"    {line}")
+            print(f"    {line}", flush=True)
     print("peak MiB per phase: " + " ".join(f"{phase:>10}" for phase in PHASES))
     for r in results:
         cells = " ".join(f"{r['phases_mib'].get(phase, 0):>10.0f}" for phase in PHASES)
         print(f"{'scale ' + format(r['scale'], 'g'):>19}: {cells}")
     if len(results) > 1:
-        print(f"largest / smallest peak: {results[-1]['peak_tree_mib'] / results[0]['peak_tree_mib']:.2f}")
+        peak = [max(r["peak_tree_mib"], r["peak_process_mib"]) for r in results]
+        print(f"largest / smallest peak: {peak[-1] / peak[0]:.2f}")
 
 
 if __name__ == "__main__":

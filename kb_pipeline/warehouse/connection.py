@@ -12,16 +12,23 @@ import time
 from pathlib import Path
 
 import duckdb
+import pyarrow
 
 from kb_pipeline.warehouse.errors import WarehouseBusyError, WarehouseNotFoundError
 
 _HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
 
 
-MEMORY_LIMIT = "64MB"
+MEMORY_LIMIT = "128MB"
 """DuckDB's own cap (its buffer cache would otherwise grow with the file, up to 80% of RAM); larger
-work spills to temporary files, so the pipeline's memory stays bounded by its pages. See
-BENCHMARKS.md for how the figure was chosen."""
+work spills to temporary files, so the pipeline's memory stays bounded by its pages. At 64 MB
+the merges and the report's queries of a 100,000-document tenant ran out of memory (see
+BENCHMARKS.md)."""
+
+
+# pyarrow's default pool (jemalloc) keeps the memory of every freed batch for reuse, so the writer's
+# footprint would follow its largest batch ever; the C library's allocator gives it back.
+pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
 
 def connect(
