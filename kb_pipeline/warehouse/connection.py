@@ -19,11 +19,11 @@ from kb_pipeline.warehouse.errors import WarehouseBusyError, WarehouseNotFoundEr
 _HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
 
 
-MEMORY_LIMIT = "128MB"
+MEMORY_LIMIT = "256MB"
 """DuckDB's own cap (its buffer cache would otherwise grow with the file, up to 80% of RAM); larger
-work spills to temporary files, so the pipeline's memory stays bounded by its pages. At 64 MB
-the merges and the report's queries of a 100,000-document tenant ran out of memory (see
-BENCHMARKS.md)."""
+work spills to temporary files. Lower limits were tried and failed on large tenants: 64 MB ran out
+of memory in merges and report queries at 100,000 documents, 128 MB in a merge at about 256,000
+(see BENCHMARKS.md)."""
 
 
 # pyarrow's default pool (jemalloc) keeps the memory of every freed batch for reuse, so the writer's
