@@ -108,11 +108,12 @@ def test_schema_check_fails_on_a_column_stored_with_another_type(warehouse: Ware
 
 
 def test_unique_key_check_fails_when_a_key_is_stored_twice(warehouse: Warehouse) -> None:
-    warehouse.connection.execute("DROP INDEX IF EXISTS documents_lookup")
-    try:
-        warehouse.connection.execute("INSERT INTO documents SELECT * FROM documents WHERE doc_id = 'a'")
-    except Exception:  # the table enforces its key itself: the check's failure cannot be staged
-        pytest.skip("documents has a PRIMARY KEY constraint")
+    # the table enforces its key today; rebuilt without the constraint, as a merge bug would need
+    con = warehouse.connection
+    con.execute("CREATE TABLE documents_unkeyed AS SELECT * FROM documents")
+    con.execute("DROP TABLE documents")
+    con.execute("ALTER TABLE documents_unkeyed RENAME TO documents")
+    con.execute("INSERT INTO documents SELECT * FROM documents WHERE doc_id = 'a'")
 
     result = results(warehouse, DOCUMENTS)[checks.unique_key_check("documents")]
 
