@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 
 from kb_pipeline import stopping
 from kb_pipeline.config import PipelineConfig
@@ -39,9 +40,40 @@ T = TypeVar("T")
 Progress = Callable[[Page], None]
 
 PAGES_AHEAD = 16
-"""Pages a partition may fetch before the oldest of them is committed (bounds memory)."""
+"""Pages a partition may fetch before the oldest of them is committed."""
+WINDOW_PAGES = 64
+WINDOW_BYTES = 8 * 2**20
+"""Pages fetched and not yet committed, over every stream and partition: at most this many, of at
+most this many bytes of records (as JSON), so memory is bounded by the window, not the tenant."""
 BATCH_PAGES = 64
-"""Most pages the writer commits in one transaction."""
+BATCH_BYTES = 2 * 2**20
+"""Most pages, and most bytes of records, the writer commits in one transaction."""
+
+
+def page_bytes(page: Page) -> int:
+    """The size of a page's records as JSON: what the window and the writer's batch count."""
+    return len(orjson.dumps(page.records))
+
+
+class Window:
+    """Admits pages while fewer than `pages` of at most `size` bytes are in flight (one always fits)."""
+
+    def __init__(self, pages: int, size: int) -> None:
+        self.pages, self.size = pages, size
+        self.held_pages = self.held_bytes = 0
+        self._changed = asyncio.Event()
+
+    async def enter(self, size: int) -> None:
+        while self.held_pages and (self.held_pages >= self.pages or self.held_bytes + size > self.size):
+            self._changed.clear()
+            await self._changed.wait()
+        self.held_pages += 1
+        self.held_bytes += size
+
+    def leave(self, size: int) -> None:
+        self.held_pages -= 1
+        self.held_bytes -= size
+        self._changed.set()
 
 
 @dataclass
@@ -50,6 +82,7 @@ class _Pending:
     page: Page
     report: StreamReport
     done: asyncio.Future[None]
+    size: int
 
     @property
     def key(self) -> tuple[str, str]:
@@ -134,6 +167,8 @@ class Engine:
         self.progress = progress
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-writer")
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._window = Window(WINDOW_PAGES, WINDOW_BYTES)
+        self._carried: _Pending | None = None
         self._stopped: set[tuple[str, str]] = set()
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
@@ -157,12 +192,24 @@ class Engine:
             self._writer.shutdown(wait=True, cancel_futures=True)
         return report
 
+    async def _next_batch(self) -> list[_Pending]:
+        """The waiting pages, in queue order, up to BATCH_PAGES and BATCH_BYTES (at least one)."""
+        first = self._carried or await self._queue.get()
+        self._carried = None
+        batch, size = [first], first.size
+        while len(batch) < BATCH_PAGES and not self._queue.empty():
+            pending = self._queue.get_nowait()
+            if size + pending.size > BATCH_BYTES:
+                self._carried = pending
+                break
+            batch.append(pending)
+            size += pending.size
+        return batch
+
     async def _commit_loop(self) -> None:
         """Commit waiting pages in batches, in the order they were queued."""
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < BATCH_PAGES and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await self._next_batch()
             batch = [p for p in batch if not p.done.cancelled() and not self._skip_after_failure(p)]
             if not batch:
                 continue
@@ -280,9 +327,12 @@ class Engine:
             async for page in stream.extract(ctx, partition):
                 while len(in_flight) >= PAGES_AHEAD:
                     await in_flight.popleft()
+                size = page_bytes(page)
+                await self._window.enter(size)
                 done = loop.create_future()
+                done.add_done_callback(lambda _, size=size: self._window.leave(size))
                 in_flight.append(done)
-                self._queue.put_nowait(_Pending(stream, page, report, done))
+                self._queue.put_nowait(_Pending(stream, page, report, done, size))
         except asyncio.CancelledError:
             for done in in_flight:  # the run is stopping: pages not yet committed are dropped
                 done.cancel()

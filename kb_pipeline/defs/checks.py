@@ -1,33 +1,28 @@
 """The checks on every stream asset, evaluated on the warehouse right after the stream is loaded.
 
 Per table the stream feeds (restricted to the stream's source): the rows satisfy the table's
-pandera schema, and no natural key appears twice. Per stream: the data is fresh (rows seen or
-cursor moved within FRESH_WITHIN), nothing went to quarantine in this run, and the live row count
-did not drop sharply against the previous materialization. The last three only warn: they call for
-a look, not for distrust of the data.
+pandera schema, and no natural key appears twice. Both run as SQL aggregates inside DuckDB
+(`warehouse.schema_sql` translates the pandera rules), so a check's memory does not grow with
+the table. Per stream: the data is fresh (rows seen or cursor moved within FRESH_WITHIN), nothing
+went to quarantine in this run, and the live row count did not drop sharply against the previous
+materialization. The last three only warn: they call for a look, not for distrust of the data.
 
 The functions take `query` (SQL and parameters -> pyarrow.Table, as `Warehouse.query`), so they
-run on the connection the caller holds: the single writer, inside a run. The schemas are applied
-with pandera itself: dagster-pandera's Dagster types check DataFrames passed between steps, and
-these assets pass none.
+run on the connection the caller holds: the single writer, inside a run. dagster-pandera's
+Dagster types check DataFrames passed between steps, and these assets pass none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import dagster as dg
-import pandas as pd
-import pandera.errors
-import pyarrow as pa
 
 from kb_pipeline.sources import Stream
-from kb_pipeline.warehouse.schemas import SCHEMAS
+from kb_pipeline.warehouse import schema_sql
+from kb_pipeline.warehouse.schema_sql import Query
 from kb_pipeline.warehouse.tables import TABLES
-
-Query = Callable[[str, list[Any]], pa.Table]
 
 FRESH_WITHIN = timedelta(hours=26)
 SHARP_DROP = 0.5
@@ -86,25 +81,13 @@ def live_rows(query: Query, table: str, source: str) -> int:
 
 
 def schema_result(query: Query, key: dg.AssetKey, table: str, source: str) -> dg.AssetCheckResult:
-    rows = query(f"SELECT * FROM {table} WHERE source = ?", [source])
-    frame = rows.to_pandas(types_mapper=pd.ArrowDtype)
-    try:
-        SCHEMAS[table].validate(frame, lazy=True)
-    except pandera.errors.SchemaErrors as errors:
-        cases = errors.failure_cases
-        sample = cases.head(FAILURE_SAMPLE)[["column", "check", "failure_case"]].astype(str)
-        return dg.AssetCheckResult(
-            asset_key=key,
-            check_name=schema_check(table),
-            passed=False,
-            metadata={
-                "rows": len(frame),
-                "failures": len(cases),
-                "failure_sample": dg.MetadataValue.json(sample.to_dict("records")),
-            },
-        )
+    """The table's pandera schema, checked on the source's stored rows by SQL inside DuckDB."""
+    found = schema_sql.violations(query, table, source, sample=FAILURE_SAMPLE)
+    metadata: dict[str, dg.RawMetadataValue] = {"rows": found.rows, "failures": found.failures}
+    if found.failures:
+        metadata["failure_sample"] = dg.MetadataValue.json(found.sample)
     return dg.AssetCheckResult(
-        asset_key=key, check_name=schema_check(table), passed=True, metadata={"rows": len(frame)}
+        asset_key=key, check_name=schema_check(table), passed=found.failures == 0, metadata=metadata
     )
 
 

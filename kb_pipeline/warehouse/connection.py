@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pyarrow
 
 from kb_pipeline.warehouse.errors import WarehouseBusyError, WarehouseNotFoundError
 
@@ -22,7 +23,14 @@ _HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
 
 MEMORY_LIMIT = "256MB"
 """DuckDB's own cap (its buffer cache would otherwise grow with the file, up to 80% of RAM); larger
-work spills to temporary files, so the pipeline's memory stays bounded by its pages."""
+work spills to temporary files. Lower limits were tried and failed on large tenants: 64 MB ran out
+of memory in merges and report queries at 100,000 documents, 128 MB in a merge at about 256,000
+(see BENCHMARKS.md)."""
+
+
+# pyarrow's default pool (jemalloc) keeps the memory of every freed batch for reuse, so the writer's
+# footprint would follow its largest batch ever; the C library's allocator gives it back.
+pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
 
 def connect(

@@ -12,6 +12,11 @@ from pathlib import Path
 
 import duckdb
 
+ROW_GROUP_ROWS = 16_384
+"""Rows per Parquet row group: COPY holds a row group per thread in memory before writing it, so
+DuckDB's default (122,880 rows, with `raw` JSON over 100 MB) would make the export's memory grow
+with the table's row width rather than stay near DuckDB's memory limit."""
+
 
 def feed_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The tables and views of the `main` schema (the contract tables and the analytics marts)."""
@@ -42,7 +47,7 @@ def export(con: duckdb.DuckDBPyConnection, feeds_dir: Path, names: list[str] | N
         literal = str(temporary).replace("'", "''")
         identifier = name.replace('"', '""')
         con.execute(
-            f"""COPY (SELECT * FROM main."{identifier}") TO '{literal}' (FORMAT parquet, COMPRESSION zstd)"""
+            f"""COPY (SELECT * FROM main."{identifier}") TO '{literal}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"""
         ).fetchall()
         os.replace(temporary, target)
         written.append(target)
