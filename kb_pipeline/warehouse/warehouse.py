@@ -223,10 +223,12 @@ class Warehouse:
         self._con.execute("BEGIN TRANSACTION")
         try:
             yield
+            self._con.execute("COMMIT")
         except BaseException:
+            # a COMMIT that fails (out of memory, say) leaves the transaction aborted: roll it back
+            # too, or every later load on this connection fails with "transaction is aborted"
             self._con.execute("ROLLBACK")
             raise
-        self._con.execute("COMMIT")
 
     def _require_writer(self) -> None:
         if self.read_only:
