@@ -4,7 +4,6 @@ variety real tenants show."""
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime
 
 import orjson
@@ -70,9 +69,7 @@ def test_small_scale_gives_a_handful() -> None:
     assert 4 <= summary["pai_langstudio"]["jobs"] <= 10
 
 
-def test_scale_200_is_large_and_fast() -> None:
-    started = time.perf_counter()
+def test_scale_200_is_large() -> None:
+    """How fast it generates is a benchmark's figure (BENCHMARKS.md), not a timed test."""
     summary = Dataset.generate(9, 200).summary()
-    elapsed = time.perf_counter() - started
     assert summary["qianfan"]["documents"] >= 200_000 and summary["pai_langstudio"]["jobs"] >= 20_000
-    assert elapsed < 10, f"generating scale 200 took {elapsed:.1f} s"

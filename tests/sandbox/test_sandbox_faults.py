@@ -133,9 +133,10 @@ def test_nonce_is_spent_even_on_a_5xx(fresh: SandboxServer) -> None:
 
 
 def test_qps_limit_uses_the_vendor_throttling_error() -> None:
-    with SandboxServer(seed=2, scale=0.05, qps={"qianfan": 5}) as server:
+    # one request a second: a burst of 12 is throttled however slowly a loaded machine sends it
+    with SandboxServer(seed=2, scale=0.05, qps={"qianfan": 1}) as server:
         statuses = [qianfan_post(server, "DescribeKnowledgeBases", {}).status_code for _ in range(12)]
-        assert statuses[:5] == [200] * 5 and 429 in statuses
+        assert statuses[0] == 200 and 429 in statuses
         throttled = qianfan_post(server, "DescribeKnowledgeBases", {})
         assert throttled.json()["code"] == "TooManyRequests" and int(throttled.headers["retry-after"]) >= 1
         org = next(iter(server.dataset.lingma_organizations))
