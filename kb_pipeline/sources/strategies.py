@@ -253,11 +253,11 @@ def recently_active_first(
             yield _page(ctx, partition, api_page.records, request, cursor)
             if last:
                 break
-        vanished = len(held) + len(new) - (total if total is not None else -1)
+        vanished = None if total is None else len(held) + len(new) - total
         if vanished == 0:
             return
         page_size = listing.paginator(ctx.settings).page_size
-        if total is not None and vanished > 0 and bisection_pays(vanished, total, page_size):
+        if vanished is not None and vanished > 0 and bisection_pays(vanished, total, page_size):
             try:
                 pages = await vanished_pages(ctx, partition, held, vanished, total, cursor)
             except Inconsistent as why:
