@@ -93,4 +93,5 @@ def test_hours_since_extraction(freshness) -> None:
     for row in freshness.values():
         expected = (checked_at - row["last_extracted_at"]).total_seconds() / 3600
         assert row["hours_since_extraction"] == pytest.approx(expected, abs=0.02)
-    assert freshness[("qianfan", "knowledge_bases")]["hours_since_extraction"] == pytest.approx(30, abs=0.02)
+    # NOW is fixed when the module is imported, maybe minutes before this test runs: compare times
+    assert freshness[("qianfan", "knowledge_bases")]["last_extracted_at"] == ago(30)
