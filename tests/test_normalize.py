@@ -14,7 +14,7 @@ from kb_pipeline.normalize import (
     to_utc,
 )
 
-# The pre-signed URLs of the seed pages: VikingDB task/info (seed 001) and Qianfan DescribeDocuments (seed 003).
+# The pre-signed URLs of the vendors' reference pages: VikingDB task/info and Qianfan DescribeDocuments.
 TOS_URL = (
     "https://knowledgebase-video-boe.tos-cn-beijing.volces.com/USER_VIDEO_TEST/2100655893/112294/user_define/"
     "_sys_auto_gen_doc_id-6049498338074484299/_sys_auto_gen_doc_id-6049498338074484299.zip"

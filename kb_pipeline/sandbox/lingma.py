@@ -1,6 +1,6 @@
 """Alibaba Tongyi Lingma (Yunxiao OpenAPI), authenticated by the `x-yunxiao-token` header.
 
-ListKnowledgeBases (seed 002) answers a bare JSON array; paging lives only in the response headers
+ListKnowledgeBases (as its API reference shows) answers a bare JSON array; paging lives only in the response headers
 `x-page`, `x-per-page`, `x-total`, `x-total-pages`, `x-next-page`, `x-prev-page`. On the last page
 `x-next-page` holds the current page by default, as the seed example shows (so a client trusting
 it loops); setting `lingma_last_page` picks `empty`, `absent` or `past` instead (and the same for

@@ -1,6 +1,6 @@
 """Alibaba Cloud PAI LangStudio (ROA, API version 2024-07-10), signed with ACS3-HMAC-SHA256.
 
-Paging (seed 000): with `MaxResults`, NextToken mode (PageNumber ignored, MaxResults overrides
+Paging (ListKnowledgeBaseJobs reference): with `MaxResults`, NextToken mode (PageNumber ignored, MaxResults overrides
 PageSize; an empty NextToken in the answer means done); without it, PageNumber/PageSize. The
 NextToken is the offset of the next record, emitted as an integer as the seed example shows
 (setting `pai_next_token="string"` emits `"20"`). Errors use the POP envelope

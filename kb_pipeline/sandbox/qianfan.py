@@ -1,6 +1,6 @@
 """Baidu Qianfan AppBuilder knowledge base, authenticated by `Authorization: Bearer <API key>`.
 
-`POST /v2/knowledgeBase?Action=DescribeKnowledgeBases|DescribeDocuments` (seed 003). The marker is
+`POST /v2/knowledgeBase?Action=DescribeKnowledgeBases|DescribeDocuments` (as the API reference shows). The marker is
 the id of the last record already read (exclusive); records are served oldest first, so a stored
 marker picks up what was added since, and a deleted record's marker still resumes at its place.
 The last page keeps a non-empty `nextMarker` (its last id) with `isTruncated: false`. Documents use

@@ -51,7 +51,7 @@ Normalize = Callable[[Page], TableRows]
 
 @dataclass(frozen=True, slots=True)
 class Stream:
-    """One stream of DESIGN.md: the tables it feeds, its partitions, how it extracts and normalizes."""
+    """One stream (README, "What a scheduled run costs"): the tables it feeds, its partitions, how it extracts and normalizes."""
 
     name: str
     tables: tuple[str, ...]

@@ -1,4 +1,5 @@
-"""The incremental strategies of DESIGN.md's streams, written once for every vendor.
+"""The incremental strategies of the streams (README, "What a scheduled run costs"), written once
+for every vendor.
 
 A vendor declares each endpoint as a `Listing` (data) and picks a strategy; the strategy walks
 the listing with the generic paginator, decides what cursor to checkpoint after each page, and

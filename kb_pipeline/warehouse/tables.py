@@ -1,4 +1,4 @@
-"""The table contract (DESIGN.md "Tables"): columns, DuckDB types, keys and merge behaviour.
+"""The table contract (README, "What lands in the warehouse"): columns, DuckDB types, keys and merge behaviour.
 
 Normalizers in `kb_pipeline.sources` emit rows holding the *payload* columns below (every column
 except the bookkeeping ones the warehouse sets itself: first_seen_at, last_seen_at, deleted_at).

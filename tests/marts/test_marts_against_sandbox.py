@@ -65,7 +65,7 @@ FEEDING_STREAMS = {
     ("vikingdb", "chunk_counts"): "vikingdb.collections",
     ("vikingdb", "jobs"): "vikingdb.tasks",
 }
-"""The streams feeding each source's tables, as DESIGN.md's stream table lists them."""
+"""The streams feeding each source's tables, as the README's stream table lists them."""
 STUCK_AFTER = timedelta(hours=24)
 CLOCK_SLACK = timedelta(milliseconds=1)
 """DuckDB's `current_timestamp` and Python read the same clock; this absorbs rounding at its edges."""

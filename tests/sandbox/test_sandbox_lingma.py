@@ -1,4 +1,4 @@
-"""Lingma pinned to seed 002: a bare JSON array, paging only in `x-*` headers, perPage capped at 20,
+"""Lingma pinned to its ListKnowledgeBases reference page: a bare JSON array, paging only in `x-*` headers, perPage capped at 20,
 what `x-next-page` holds on the last page, filters and the error-code-center envelope."""
 
 from __future__ import annotations

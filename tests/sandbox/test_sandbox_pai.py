@@ -1,4 +1,4 @@
-"""PAI LangStudio pinned to seed 000 and vendors.md §1: job and KB fields, NextToken vs PageNumber
+"""PAI LangStudio pinned to its ListKnowledgeBaseJobs reference page and official SDK: job and KB fields, NextToken vs PageNumber
 paging, filters, the flattened GetKnowledgeBaseJob, and the POP error envelope."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from sandbox_clients import PAI_BASE, Pai
 from kb_pipeline.sandbox import SandboxServer
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-JOB_FIELDS = {  # seed 000's example KnowledgeBaseJob, key for key
+JOB_FIELDS = {  # the reference page's example KnowledgeBaseJob, key for key
     "WorkspaceId": str,
     "Accessibility": str,
     "Creator": str,
@@ -43,7 +43,7 @@ ECS_FIELDS = {
     "GPUType": str,
     "Driver": str,
 }
-KB_FIELDS = {  # vendors.md 1b KnowledgeBase
+KB_FIELDS = {  # the official SDK's KnowledgeBase model
     "Accessibility",
     "AutoUpdateConfig",
     "ChunkConfig",

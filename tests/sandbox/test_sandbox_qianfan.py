@@ -1,4 +1,4 @@
-"""Qianfan AppBuilder pinned to seed 003 and vendors.md §4: document fields and both key spellings,
+"""Qianfan AppBuilder pinned to its DescribeDocuments reference page and official SDK: document fields and both key spellings,
 marker paging (exclusive, oldest first, stable across inserts and deletes), the last page's
 nextMarker, maxKeys limits, the SDK-spelling setting and the error envelope."""
 
@@ -74,7 +74,9 @@ def test_marker_walk_reads_every_document_oldest_first(shared: SandboxServer) ->
     kb_id = _largest(shared)
     docs, last = _walk(shared, kb_id, max_keys=100)
     assert docs == shared.dataset.qianfan_documents[kb_id]
-    assert last["isTruncated"] is False and last["nextMarker"] == docs[-1]["id"]  # seed 003's last page
+    assert (
+        last["isTruncated"] is False and last["nextMarker"] == docs[-1]["id"]
+    )  # the reference page's last page
     first = _documents(shared, kb_id)
     assert first["maxKeys"] == 10 and len(first["data"]) == 10 and first["marker"] == ""
 

@@ -1,4 +1,4 @@
-"""Authentication is checked for real: the official SDKs get in, the vendors.md vectors verify, and a
+"""Authentication is checked for real: the official SDKs get in, the SDKs' published test vectors verify, and a
 request with one byte changed, a wrong secret, a stale time, a reused nonce or no credentials at all
 gets the vendor's own refusal."""
 

@@ -1,4 +1,4 @@
-"""Lingma records: knowledge-base objects of ListKnowledgeBases (seed 002)."""
+"""Lingma records: knowledge-base objects of ListKnowledgeBases (as its API reference shows them)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PAI LangStudio records: KnowledgeBase and KnowledgeBaseJob objects (seed 000, vendors.md §1)."""
+"""PAI LangStudio records: KnowledgeBase and KnowledgeBaseJob objects (the API reference and the official SDK's models)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Qianfan AppBuilder records: DescribeKnowledgeBases and DescribeDocuments entries (seed 003)."""
+"""Qianfan AppBuilder records: DescribeKnowledgeBases and DescribeDocuments entries (as the API reference shows them)."""
 
 from __future__ import annotations
 
