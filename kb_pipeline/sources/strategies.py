@@ -371,7 +371,7 @@ def newest_first(
         state.setdefault("running", [])
         mark = to_utc(state.get("high_water_mark"))
         scan = state.get("scan")
-        sees_every_running = False  # whether this run's scan covers every record still running
+        sees_every_running = False
         if scan:  # a killed scan resumes where it stopped, down to the floor it set out for
             floor, max_seen = to_utc(scan.get("floor")), to_utc(scan.get("max_seen")) or mark
         elif ctx.full_refresh:
@@ -387,18 +387,16 @@ def newest_first(
                 sees_every_running = True
                 if window is not None and floor is not None:
                     floor = min(floor, window.oldest_created)
-        seen: list[Record] = []
+        if sees_every_running:  # the scan meets every running record: one it does not meet is gone
+            state["running"] = []
         async for api_page in _pages(ctx, listing, partition, (scan or {}).get("next")):
             created = [c for c in (to_utc(r.get(created_field)) for r in api_page.records) if c is not None]
             max_seen = max([*created, *([max_seen] if max_seen else [])], default=None)
             state["running"] = still_running(api_page.records, state["running"])
-            seen.extend({id_field: r[id_field], status_field: r.get(status_field)} for r in api_page.records)
             request = _request_of(ctx, listing, partition, api_page)
             if api_page.done or (floor is not None and any(c < floor for c in created)):
                 state.pop("scan", None)
                 state["high_water_mark"] = max_seen.isoformat() if max_seen else None
-                if sees_every_running:  # a running record the scan did not meet is gone
-                    state["running"] = still_running(seen, [])
                 yield _page(ctx, partition, api_page.records, request, dict(state))
                 return
             state["scan"] = {
