@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from kb_pipeline.sources import SOURCES
+
 SQL_DIR = Path(__file__).parents[1] / "sql"
 
 _HEADER_FIELD = re.compile(r"-- ?(?P<key>[A-Z][a-z]+):\s*(?P<text>.*)")
@@ -103,9 +105,29 @@ def load_marts(sql_dir: Path = SQL_DIR) -> list[Mart]:
 
 MARTS: list[Mart] = load_marts()
 
+STREAMS_TABLE = "_kb.streams"
+"""Which source each stream belongs to and which tables it feeds, one row per (stream, table): the
+registry of sources as the marts can read it."""
+
+
+def write_streams(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace `_kb.streams` with what the registry declares now."""
+    rows = [
+        (stream.name, source.name, table)
+        for source in SOURCES.values()
+        for stream in source.streams
+        for table in stream.tables
+    ]
+    con.execute(
+        f"CREATE OR REPLACE TABLE {STREAMS_TABLE} "
+        "(stream VARCHAR NOT NULL, source VARCHAR NOT NULL, table_name VARCHAR NOT NULL)"
+    )
+    con.executemany(f"INSERT INTO {STREAMS_TABLE} VALUES (?, ?, ?)", rows)
+
 
 def create_marts(con: duckdb.DuckDBPyConnection, marts: list[Mart] | None = None) -> list[str]:
-    """Create or replace every mart view in one transaction; returns their names in creation order.
+    """Write `_kb.streams`, then create or replace every mart view, in one transaction; returns the
+    views' names in creation order.
 
     The warehouse tables (and `_kb.stream_state`) must exist: DuckDB binds a view when it is created.
     On failure nothing is changed and the error names the mart's file.
@@ -113,6 +135,7 @@ def create_marts(con: duckdb.DuckDBPyConnection, marts: list[Mart] | None = None
     marts = MARTS if marts is None else marts
     con.begin()
     try:
+        write_streams(con)
         for mart in marts:
             try:
                 con.execute(mart.sql)

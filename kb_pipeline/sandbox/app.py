@@ -1,4 +1,4 @@
-"""The one Starlette app serving all four vendors and the control API on a single port."""
+"""The one Starlette app serving every vendor (`vendors.VENDOR_APIS`) and the control API on one port."""
 
 from __future__ import annotations
 
@@ -11,13 +11,8 @@ from starlette.routing import Mount, Route
 
 from kb_pipeline.sandbox.control import Control
 from kb_pipeline.sandbox.control_api import control_routes
-from kb_pipeline.sandbox.gateway import Endpoint, Runtime, Vendor
-from kb_pipeline.sandbox.lingma import Lingma
-from kb_pipeline.sandbox.pai import PaiLangStudio
-from kb_pipeline.sandbox.qianfan import Qianfan
-from kb_pipeline.sandbox.vikingdb import VikingDB
-
-VENDOR_APIS: tuple[type[Vendor], ...] = (PaiLangStudio, VikingDB, Lingma, Qianfan)
+from kb_pipeline.sandbox.gateway import Endpoint, Runtime
+from kb_pipeline.sandbox.vendors import VENDOR_APIS
 
 ASGIApp = Callable[[dict, Callable, Callable], Any]
 

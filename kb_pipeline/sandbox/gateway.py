@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -101,6 +102,16 @@ class Vendor(ABC):
     auth: str = ""
     """How requests authenticate, for the endpoint listing."""
     operations: Sequence[Operation] = ()
+    default_qps: float = 10.0
+    """Requests per second answered before the throttling error (no vendor documents one)."""
+    environment: Mapping[str, str] = MappingProxyType({})
+    """The sandbox's fake credentials, under the environment names `client_settings` refers to."""
+
+    @classmethod
+    @abstractmethod
+    def client_settings(cls, url: str, dataset: Dataset) -> dict[str, Any]:
+        """What a client must be told to reach this vendor at `url`: the endpoint, the ids `dataset`
+        holds, and credentials as `${NAME}` references to `environment`."""
 
     def __init__(self, dataset: Dataset, settings: Settings) -> None:
         self.dataset = dataset

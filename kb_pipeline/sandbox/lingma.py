@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import math
 import uuid
+from types import MappingProxyType
 from typing import Any
 
 from kb_pipeline.sandbox.credentials import LINGMA_EXPIRED_TOKEN, LINGMA_TOKEN
+from kb_pipeline.sandbox.dataset import Dataset
 from kb_pipeline.sandbox.gateway import Answer, Call, Headers, Operation, Refusal, Vendor, json_answer
 from kb_pipeline.sandbox.mutations import Mutations
 from kb_pipeline.sandbox.records import Record
@@ -52,6 +54,16 @@ def _cursor(call: Call) -> str | None:
 class Lingma(Vendor):
     name = "lingma"
     auth = "x-yunxiao-token header (LINGMA_TOKEN)"
+    environment = MappingProxyType({"KB_SANDBOX_LINGMA_TOKEN": LINGMA_TOKEN})
+
+    @classmethod
+    def client_settings(cls, url: str, dataset: Dataset) -> dict[str, Any]:
+        return {
+            "endpoint": url,
+            "organization_ids": list(dataset.lingma_organizations),
+            "credentials": {"token": "${KB_SANDBOX_LINGMA_TOKEN}"},
+        }
+
     operations = (
         Operation(
             "ListKnowledgeBases",

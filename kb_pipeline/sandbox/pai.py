@@ -10,9 +10,11 @@ NextToken is the offset of the next record, emitted as an integer as the seed ex
 from __future__ import annotations
 
 import uuid
+from types import MappingProxyType
 from typing import Any
 
-from kb_pipeline.sandbox.credentials import PAI_SECRETS
+from kb_pipeline.sandbox.credentials import PAI_ACCESS_KEY_ID, PAI_ACCESS_KEY_SECRET, PAI_SECRETS
+from kb_pipeline.sandbox.dataset import Dataset
 from kb_pipeline.sandbox.gateway import Answer, Call, Headers, Operation, Refusal, Vendor, json_answer
 from kb_pipeline.sandbox.mutations import Mutations
 from kb_pipeline.sandbox.records import Record
@@ -60,6 +62,26 @@ def _cursor(call: Call) -> str | None:
 class PaiLangStudio(Vendor):
     name = "pai_langstudio"
     auth = "ACS3-HMAC-SHA256 signature (PAI_ACCESS_KEY_ID / PAI_ACCESS_KEY_SECRET)"
+    default_qps = 20.0
+    environment = MappingProxyType(
+        {
+            "KB_SANDBOX_PAI_ACCESS_KEY_ID": PAI_ACCESS_KEY_ID,
+            "KB_SANDBOX_PAI_ACCESS_KEY_SECRET": PAI_ACCESS_KEY_SECRET,
+        }
+    )
+
+    @classmethod
+    def client_settings(cls, url: str, dataset: Dataset) -> dict[str, Any]:
+        return {
+            "endpoint": url,
+            "region": "cn-hangzhou",
+            "workspace_ids": list(dataset.pai_workspaces),
+            "credentials": {
+                "access_key_id": "${KB_SANDBOX_PAI_ACCESS_KEY_ID}",
+                "access_key_secret": "${KB_SANDBOX_PAI_ACCESS_KEY_SECRET}",
+            },
+        }
+
     operations = (
         Operation("ListKnowledgeBases", "GET", BASE, "list_knowledge_bases", _cursor),
         Operation(

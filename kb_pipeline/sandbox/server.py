@@ -19,6 +19,7 @@ from kb_pipeline.sandbox.faults import FaultPlan, RateLimits
 from kb_pipeline.sandbox.gateway import Runtime
 from kb_pipeline.sandbox.requestlog import Entry, RequestLog
 from kb_pipeline.sandbox.settings import QpsConfig, Settings, resolve_qps
+from kb_pipeline.sandbox.vendors import DEFAULT_QPS
 
 STARTUP_TIMEOUT_S = 10.0
 
@@ -74,7 +75,7 @@ class SandboxServer:
             self.dataset,
             quirks,
             FaultPlan(),
-            RateLimits(resolve_qps(qps)),
+            RateLimits(resolve_qps(qps, DEFAULT_QPS)),
             RequestLog(request_log_size),
         )
         self.control = Control(self._runtime)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 import random
 import time
+from types import MappingProxyType
 from typing import Any
 
-from kb_pipeline.sandbox.credentials import VOLC_SECRETS
+from kb_pipeline.sandbox.credentials import VOLC_ACCESS_KEY, VOLC_SECRET_KEY, VOLC_SECRETS
+from kb_pipeline.sandbox.dataset import Dataset
 from kb_pipeline.sandbox.gateway import Answer, Call, Headers, Operation, Refusal, Vendor, json_answer
 from kb_pipeline.sandbox.mutations import Mutations
 from kb_pipeline.sandbox.records import Record
@@ -53,6 +55,22 @@ def _no_cursor(call: Call) -> None:
 class VikingDB(Vendor):
     name = "vikingdb"
     auth = "Volcengine HMAC-SHA256 signature, service air (VOLC_ACCESS_KEY / VOLC_SECRET_KEY)"
+    environment = MappingProxyType(
+        {"KB_SANDBOX_VOLC_ACCESS_KEY": VOLC_ACCESS_KEY, "KB_SANDBOX_VOLC_SECRET_KEY": VOLC_SECRET_KEY}
+    )
+
+    @classmethod
+    def client_settings(cls, url: str, dataset: Dataset) -> dict[str, Any]:
+        return {
+            "endpoint": url,
+            "region": "cn-beijing",
+            "task_ids": sorted(dataset.vikingdb_tasks),
+            "credentials": {
+                "access_key_id": "${KB_SANDBOX_VOLC_ACCESS_KEY}",
+                "secret_access_key": "${KB_SANDBOX_VOLC_SECRET_KEY}",
+            },
+        }
+
     operations = (
         Operation("Ping", "GET", "/ping", "ping"),
         Operation(
