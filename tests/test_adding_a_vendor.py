@@ -131,6 +131,9 @@ class Toy(Vendor):
     def client_settings(cls, url, dataset):
         return {"endpoint": url, "credentials": {"token": "${KB_SANDBOX_TOY_TOKEN}"}}
 
+    def holds(self, operation):
+        return {"": shelves(self.dataset.seed, self.dataset.scale)} if operation == "ListShelves" else {}
+
     def list_shelves(self, call) -> Answer:
         records = shelves(self.dataset.seed, self.dataset.scale)
         start, limit = int(call.arg("after") or 0), int(call.arg("limit") or 10)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import groupby
 from typing import Any
 
@@ -11,7 +11,7 @@ from starlette.routing import Mount, Route
 
 from kb_pipeline.sandbox.control import Control
 from kb_pipeline.sandbox.control_api import control_routes
-from kb_pipeline.sandbox.gateway import Endpoint, Runtime
+from kb_pipeline.sandbox.gateway import Endpoint, Runtime, Vendor
 from kb_pipeline.sandbox.vendors import VENDOR_APIS
 
 ASGIApp = Callable[[dict, Callable, Callable], Any]
@@ -31,10 +31,9 @@ def endpoint_listing(base_url: str) -> str:
     return "\n".join(lines)
 
 
-def build_app(runtime: Runtime, control: Control) -> ASGIApp:
+def build_app(runtime: Runtime, control: Control, vendors: Iterable[Vendor]) -> ASGIApp:
     routes: list[Route | Mount] = []
-    for api in VENDOR_APIS:
-        vendor = api(runtime.dataset, runtime.settings)
+    for vendor in vendors:
         by_route = sorted(vendor.operations, key=lambda op: (op.path, op.method))
         for (path, method), operations in groupby(by_route, key=lambda op: (op.path, op.method)):
             routes.append(Route(path, Endpoint(vendor, list(operations), runtime), methods=[method]))

@@ -113,6 +113,13 @@ class Vendor(ABC):
         """What a client must be told to reach this vendor at `url`: the endpoint, the ids `dataset`
         holds, and credentials as `${NAME}` references to `environment`."""
 
+    @abstractmethod
+    def holds(self, operation: str) -> Mapping[str, Sequence[Any]]:
+        """Every record a complete listing of `operation` answers, by the scope it is asked for (a
+        workspace, a knowledge base, an organization; `""` when unscoped; a task id for a record
+        read by id, which it then carries): the ground truth a client's full scan must equal.
+        Empty for an operation that lists nothing."""
+
     def __init__(self, dataset: Dataset, settings: Settings) -> None:
         self.dataset = dataset
         self.settings = settings

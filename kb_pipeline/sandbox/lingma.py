@@ -64,6 +64,9 @@ class Lingma(Vendor):
             "credentials": {"token": "${KB_SANDBOX_LINGMA_TOKEN}"},
         }
 
+    def holds(self, operation: str) -> dict[str, list[Record]]:
+        return self.dataset.lingma_organizations if operation == "ListKnowledgeBases" else {}
+
     operations = (
         Operation(
             "ListKnowledgeBases",

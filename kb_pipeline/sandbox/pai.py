@@ -82,6 +82,13 @@ class PaiLangStudio(Vendor):
             },
         }
 
+    def holds(self, operation: str) -> dict[str, list[Record]]:
+        listings = {
+            "ListKnowledgeBases": self.dataset.pai_knowledge_bases,
+            "ListKnowledgeBaseJobs": self.dataset.pai_jobs,
+        }
+        return listings.get(operation, {})
+
     operations = (
         Operation("ListKnowledgeBases", "GET", BASE, "list_knowledge_bases", _cursor),
         Operation(

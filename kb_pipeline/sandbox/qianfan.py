@@ -125,6 +125,13 @@ class Qianfan(Vendor):
     def client_settings(cls, url: str, dataset: Dataset) -> dict[str, Any]:
         return {"endpoint": url, "credentials": {"api_key": "${KB_SANDBOX_QIANFAN_API_KEY}"}}
 
+    def holds(self, operation: str) -> dict[str, list[Record]]:
+        listings = {
+            "DescribeKnowledgeBases": {"": self.dataset.qianfan_knowledge_bases},
+            "DescribeDocuments": self.dataset.qianfan_documents,
+        }
+        return listings.get(operation, {})
+
     operations = (
         Operation(
             "DescribeKnowledgeBases",

@@ -71,6 +71,14 @@ class VikingDB(Vendor):
             },
         }
 
+    def holds(self, operation: str) -> dict[str, list[Record]]:
+        data = self.dataset
+        if operation == "ListCollections":
+            return {"": [c for collections in data.vikingdb_collections.values() for c in collections]}
+        if operation == "TaskInfo":
+            return {task_id: [{"task_id": task_id, **task}] for task_id, task in data.vikingdb_tasks.items()}
+        return {}
+
     operations = (
         Operation("Ping", "GET", "/ping", "ping"),
         Operation(
