@@ -26,6 +26,7 @@ _HEADER_FIELD = re.compile(r"-- ?(?P<key>[A-Z][a-z]+):\s*(?P<text>.*)")
 _CONTINUATION = re.compile(r"-- {2,}(?P<text>\S.*)")
 _VIEW_NAME = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(?P<name>\w+)\s+AS\b", re.IGNORECASE)
 _LINE_COMMENT = re.compile(r"--[^\n]*")
+_RELATION = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)", re.IGNORECASE)
 
 
 class MartDefinitionError(ValueError):
@@ -39,6 +40,8 @@ class Mart:
     grain: str
     path: Path
     method: str = ""
+    reads: tuple[str, ...] = ()
+    """Every relation named after FROM or JOIN in its SQL (tables, other marts, its own CTEs)."""
     depends_on: tuple[str, ...] = ()
     """Other marts this view reads; `create_marts` builds those first."""
 
@@ -66,7 +69,7 @@ def _header(path: Path, text: str) -> dict[str, str]:
     return fields
 
 
-def _parse(path: Path) -> tuple[Mart, str]:
+def _parse(path: Path) -> Mart:
     text = path.read_text(encoding="utf-8")
     fields = _header(path, text)
     views = _VIEW_NAME.findall(text)
@@ -74,14 +77,14 @@ def _parse(path: Path) -> tuple[Mart, str]:
         raise MartDefinitionError(
             f"{path}: expected exactly one 'CREATE OR REPLACE VIEW {path.stem} AS', found {views or 'none'}"
         )
-    mart = Mart(
+    return Mart(
         name=path.stem,
         question=fields["question"],
         grain=fields["grain"],
         method=fields.get("method", ""),
         path=path,
+        reads=tuple(sorted(set(_RELATION.findall(_LINE_COMMENT.sub("", text))))),
     )
-    return mart, _LINE_COMMENT.sub("", text)
 
 
 def load_marts(sql_dir: Path = SQL_DIR) -> list[Mart]:
@@ -89,11 +92,11 @@ def load_marts(sql_dir: Path = SQL_DIR) -> list[Mart]:
     if not sql_dir.is_dir():
         raise MartDefinitionError(f"mart directory {sql_dir} not found (it sits at the project root)")
     parsed = [_parse(path) for path in sorted(sql_dir.glob("*.sql"))]
-    names = {mart.name for mart, _ in parsed}
+    names = {mart.name for mart in parsed}
     marts: dict[str, Mart] = {}
     graph: dict[str, set[str]] = {}
-    for mart, body in parsed:
-        reads = {other for other in names - {mart.name} if re.search(rf"\b{other}\b", body)}
+    for mart in parsed:
+        reads = (names - {mart.name}) & set(mart.reads)
         marts[mart.name] = replace(mart, depends_on=tuple(sorted(reads)))
         graph[mart.name] = reads
     try:
