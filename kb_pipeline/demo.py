@@ -16,7 +16,7 @@ from kb_pipeline.sandbox.dataset import Dataset
 from kb_pipeline.sandbox.vendors import VENDOR_APIS
 from kb_pipeline.sources import SOURCES
 
-SANDBOX_ENVIRONMENT = {name: value for api in VENDOR_APIS for name, value in api.environment.items()}
+SANDBOX_ENVIRONMENT = {name: value for api in VENDOR_APIS for name, value in api.environment().items()}
 """The sandbox's public, fake credentials under the names the sandbox config refers to."""
 
 

@@ -125,11 +125,7 @@ class Toy(Vendor):
     name = "toy"
     auth = "Authorization: Bearer <token>"
     operations = (Operation("ListShelves", "GET", "/toy/v1/shelves", "list_shelves", lambda call: call.arg("after")),)
-    environment = {"KB_SANDBOX_TOY_TOKEN": TOKEN}
-
-    @classmethod
-    def client_settings(cls, url, dataset):
-        return {"endpoint": url, "credentials": {"token": "${KB_SANDBOX_TOY_TOKEN}"}}
+    credentials = {"token": ("KB_SANDBOX_TOY_TOKEN", TOKEN)}
 
     def holds(self, operation):
         return {"": shelves(self.dataset.seed, self.dataset.scale)} if operation == "ListShelves" else {}

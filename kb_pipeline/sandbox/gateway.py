@@ -104,14 +104,25 @@ class Vendor(ABC):
     operations: Sequence[Operation] = ()
     default_qps: float = 10.0
     """Requests per second answered before the throttling error (no vendor documents one)."""
-    environment: Mapping[str, str] = MappingProxyType({})
-    """The sandbox's fake credentials, under the environment names `client_settings` refers to."""
+    credentials: Mapping[str, tuple[str, str]] = MappingProxyType({})
+    """The fake credentials a client presents here: its settings key -> (environment variable, value)."""
 
     @classmethod
-    @abstractmethod
+    def environment(cls) -> dict[str, str]:
+        """The credentials' values under the environment variables `client_settings` refers to."""
+        return dict(cls.credentials.values())
+
+    @classmethod
     def client_settings(cls, url: str, dataset: Dataset) -> dict[str, Any]:
-        """What a client must be told to reach this vendor at `url`: the endpoint, the ids `dataset`
-        holds, and credentials as `${NAME}` references to `environment`."""
+        """What a client must be told to reach this vendor at `url`: the endpoint, `scope`, and the
+        credentials as `${NAME}` references to `environment`."""
+        references = {key: f"${{{variable}}}" for key, (variable, _) in cls.credentials.items()}
+        return {"endpoint": url, **cls.scope(dataset), "credentials": references}
+
+    @classmethod
+    def scope(cls, dataset: Dataset) -> dict[str, Any]:
+        """The rest of a client's settings: its region, the ids `dataset` holds that it must name."""
+        return {}
 
     @abstractmethod
     def holds(self, operation: str) -> Mapping[str, Sequence[Any]]:

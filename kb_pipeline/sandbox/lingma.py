@@ -54,15 +54,11 @@ def _cursor(call: Call) -> str | None:
 class Lingma(Vendor):
     name = "lingma"
     auth = "x-yunxiao-token header (LINGMA_TOKEN)"
-    environment = MappingProxyType({"KB_SANDBOX_LINGMA_TOKEN": LINGMA_TOKEN})
+    credentials = MappingProxyType({"token": ("KB_SANDBOX_LINGMA_TOKEN", LINGMA_TOKEN)})
 
     @classmethod
-    def client_settings(cls, url: str, dataset: Dataset) -> dict[str, Any]:
-        return {
-            "endpoint": url,
-            "organization_ids": list(dataset.lingma_organizations),
-            "credentials": {"token": "${KB_SANDBOX_LINGMA_TOKEN}"},
-        }
+    def scope(cls, dataset: Dataset) -> dict[str, Any]:
+        return {"organization_ids": list(dataset.lingma_organizations)}
 
     def holds(self, operation: str) -> dict[str, list[Record]]:
         return self.dataset.lingma_organizations if operation == "ListKnowledgeBases" else {}

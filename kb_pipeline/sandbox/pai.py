@@ -63,24 +63,16 @@ class PaiLangStudio(Vendor):
     name = "pai_langstudio"
     auth = "ACS3-HMAC-SHA256 signature (PAI_ACCESS_KEY_ID / PAI_ACCESS_KEY_SECRET)"
     default_qps = 20.0
-    environment = MappingProxyType(
+    credentials = MappingProxyType(
         {
-            "KB_SANDBOX_PAI_ACCESS_KEY_ID": PAI_ACCESS_KEY_ID,
-            "KB_SANDBOX_PAI_ACCESS_KEY_SECRET": PAI_ACCESS_KEY_SECRET,
+            "access_key_id": ("KB_SANDBOX_PAI_ACCESS_KEY_ID", PAI_ACCESS_KEY_ID),
+            "access_key_secret": ("KB_SANDBOX_PAI_ACCESS_KEY_SECRET", PAI_ACCESS_KEY_SECRET),
         }
     )
 
     @classmethod
-    def client_settings(cls, url: str, dataset: Dataset) -> dict[str, Any]:
-        return {
-            "endpoint": url,
-            "region": "cn-hangzhou",
-            "workspace_ids": list(dataset.pai_workspaces),
-            "credentials": {
-                "access_key_id": "${KB_SANDBOX_PAI_ACCESS_KEY_ID}",
-                "access_key_secret": "${KB_SANDBOX_PAI_ACCESS_KEY_SECRET}",
-            },
-        }
+    def scope(cls, dataset: Dataset) -> dict[str, Any]:
+        return {"region": "cn-hangzhou", "workspace_ids": list(dataset.pai_workspaces)}
 
     def holds(self, operation: str) -> dict[str, list[Record]]:
         listings = {

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from kb_pipeline.sandbox.credentials import QIANFAN_API_KEY, QIANFAN_FORBIDDEN_API_KEY
-from kb_pipeline.sandbox.dataset import Dataset, Positions
+from kb_pipeline.sandbox.dataset import Positions
 from kb_pipeline.sandbox.gateway import Answer, Call, Headers, Operation, Refusal, Vendor, json_answer
 from kb_pipeline.sandbox.mutations import Mutations
 from kb_pipeline.sandbox.records import Record
@@ -119,11 +119,7 @@ class MarkerPage:
 class Qianfan(Vendor):
     name = "qianfan"
     auth = "Authorization: Bearer <API key> (QIANFAN_API_KEY)"
-    environment = MappingProxyType({"KB_SANDBOX_QIANFAN_API_KEY": QIANFAN_API_KEY})
-
-    @classmethod
-    def client_settings(cls, url: str, dataset: Dataset) -> dict[str, Any]:
-        return {"endpoint": url, "credentials": {"api_key": "${KB_SANDBOX_QIANFAN_API_KEY}"}}
+    credentials = MappingProxyType({"api_key": ("KB_SANDBOX_QIANFAN_API_KEY", QIANFAN_API_KEY)})
 
     def holds(self, operation: str) -> dict[str, list[Record]]:
         listings = {

@@ -55,21 +55,16 @@ def _no_cursor(call: Call) -> None:
 class VikingDB(Vendor):
     name = "vikingdb"
     auth = "Volcengine HMAC-SHA256 signature, service air (VOLC_ACCESS_KEY / VOLC_SECRET_KEY)"
-    environment = MappingProxyType(
-        {"KB_SANDBOX_VOLC_ACCESS_KEY": VOLC_ACCESS_KEY, "KB_SANDBOX_VOLC_SECRET_KEY": VOLC_SECRET_KEY}
+    credentials = MappingProxyType(
+        {
+            "access_key_id": ("KB_SANDBOX_VOLC_ACCESS_KEY", VOLC_ACCESS_KEY),
+            "secret_access_key": ("KB_SANDBOX_VOLC_SECRET_KEY", VOLC_SECRET_KEY),
+        }
     )
 
     @classmethod
-    def client_settings(cls, url: str, dataset: Dataset) -> dict[str, Any]:
-        return {
-            "endpoint": url,
-            "region": "cn-beijing",
-            "task_ids": sorted(dataset.vikingdb_tasks),
-            "credentials": {
-                "access_key_id": "${KB_SANDBOX_VOLC_ACCESS_KEY}",
-                "secret_access_key": "${KB_SANDBOX_VOLC_SECRET_KEY}",
-            },
-        }
+    def scope(cls, dataset: Dataset) -> dict[str, Any]:
+        return {"region": "cn-beijing", "task_ids": sorted(dataset.vikingdb_tasks)}
 
     def holds(self, operation: str) -> dict[str, list[Record]]:
         data = self.dataset
