@@ -234,10 +234,15 @@ def test_the_toy_vendors_checks_ran_and_passed(demo_with_toy: Path) -> None:
         latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
             [
                 dg.AssetCheckKey(key, name)
-                for name in ("knowledge_bases_schema", "fresh", "nothing_quarantined")
+                for name in (
+                    "knowledge_bases_schema",
+                    "knowledge_bases_unique_key",
+                    "fresh",
+                    "nothing_quarantined",
+                )
             ]
         )
         materialized = instance.get_latest_materialization_event(key)
     assert materialized is not None
     outcomes = {check.name: record.event.asset_check_evaluation.passed for check, record in latest.items()}
-    assert outcomes == {"knowledge_bases_schema": True, "fresh": True, "nothing_quarantined": True}
+    assert outcomes == dict.fromkeys(outcomes, True) and len(outcomes) == 4

@@ -1,9 +1,9 @@
 """The checks on every stream asset, evaluated on the warehouse right after the stream is loaded.
 
 Per table the stream feeds (restricted to the stream's source): the rows satisfy the table's
-pandera schema, checked by SQL aggregates inside DuckDB (`warehouse.schema_sql` translates the
-pandera rules), so a check's memory does not grow with the table. No check that a natural key
-appears once: every table has it as its PRIMARY KEY, so such a check could never fail. Per stream: the data is fresh (rows seen or cursor moved within FRESH_WITHIN), nothing
+pandera schema, and no natural key appears twice. Both run as SQL aggregates inside DuckDB
+(`warehouse.schema_sql` translates the pandera rules), so a check's memory does not grow with
+the table. Per stream: the data is fresh (rows seen or cursor moved within FRESH_WITHIN), nothing
 went to quarantine in this run, and the live row count did not drop sharply against the previous
 materialization. The last three only warn: they call for a look, not for distrust of the data.
 
@@ -38,16 +38,24 @@ def schema_check(table: str) -> str:
     return f"{table}_schema"
 
 
+def unique_key_check(table: str) -> str:
+    return f"{table}_unique_key"
+
+
 def check_specs(key: dg.AssetKey, stream: Stream) -> list[dg.AssetCheckSpec]:
     specs = []
     for name in stream.tables:
-        specs.append(
+        key_columns = ", ".join(TABLES[name].key)
+        specs += [
             dg.AssetCheckSpec(
                 schema_check(name),
                 asset=key,
                 description=f"`{name}` rows of this source pass its pandera schema",
-            )
-        )
+            ),
+            dg.AssetCheckSpec(
+                unique_key_check(name), asset=key, description=f"no ({key_columns}) appears twice in `{name}`"
+            ),
+        ]
     hours = int(FRESH_WITHIN.total_seconds() // 3600)
     return [
         *specs,
@@ -80,6 +88,21 @@ def schema_result(query: Query, key: dg.AssetKey, table: str, source: str) -> dg
         metadata["failure_sample"] = dg.MetadataValue.json(found.sample)
     return dg.AssetCheckResult(
         asset_key=key, check_name=schema_check(table), passed=found.failures == 0, metadata=metadata
+    )
+
+
+def unique_key_result(query: Query, key: dg.AssetKey, table: str, source: str) -> dg.AssetCheckResult:
+    columns = ", ".join(TABLES[table].key)
+    duplicates = query(
+        f"SELECT {columns}, count(*) AS copies FROM {table} WHERE source = ? "
+        f"GROUP BY ALL HAVING count(*) > 1 ORDER BY copies DESC LIMIT {FAILURE_SAMPLE}",
+        [source],
+    )
+    metadata: dict[str, dg.RawMetadataValue] = {"duplicated_keys_sampled": duplicates.num_rows}
+    if duplicates.num_rows:
+        metadata["sample"] = dg.MetadataValue.json(duplicates.to_pylist())
+    return dg.AssetCheckResult(
+        asset_key=key, check_name=unique_key_check(table), passed=duplicates.num_rows == 0, metadata=metadata
     )
 
 
@@ -159,6 +182,8 @@ def evaluate(
     for table in stream.tables:
         if schema_check(table) in wanted:
             yield schema_result(query, key, table, source)
+        if unique_key_check(table) in wanted:
+            yield unique_key_result(query, key, table, source)
     if FRESH in wanted:
         yield freshness_result(query, key, stream, source)
     if NOTHING_QUARANTINED in wanted and quarantined is not None:

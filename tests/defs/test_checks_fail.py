@@ -107,6 +107,22 @@ def test_schema_check_fails_on_a_column_stored_with_another_type(warehouse: Ware
     ]
 
 
+def test_unique_key_check_fails_when_a_key_is_stored_twice(warehouse: Warehouse) -> None:
+    # the table enforces its key today; rebuilt without the constraint, as a merge bug would need
+    con = warehouse.connection
+    con.execute("CREATE TABLE documents_unkeyed AS SELECT * FROM documents")
+    con.execute("DROP TABLE documents")
+    con.execute("ALTER TABLE documents_unkeyed RENAME TO documents")
+    con.execute("INSERT INTO documents SELECT * FROM documents WHERE doc_id = 'a'")
+
+    result = results(warehouse, DOCUMENTS)["documents_unique_key"]
+
+    assert not result.passed
+    assert result.metadata["sample"].value == [
+        {"source": "qianfan", "kb_id": "kb-1", "doc_id": "a", "copies": 2}
+    ]
+
+
 def test_freshness_check_fails_when_nothing_was_extracted_for_26_hours(warehouse: Warehouse) -> None:
     long_ago = datetime.now(UTC) - checks.FRESH_WITHIN - timedelta(hours=1)
     warehouse.connection.execute("UPDATE documents SET last_seen_at = ?", [long_ago])

@@ -84,13 +84,16 @@ def test_a_stream_is_checked_per_table_it_feeds(graph) -> None:
         names_by_asset.setdefault(check.asset_key, set()).add(check.name)
     assert names_by_asset[key("qianfan", "documents")] == {
         "documents_schema",
+        "documents_unique_key",
         "document_tags_schema",
+        "document_tags_unique_key",
         "fresh",
         "nothing_quarantined",
         "no_sharp_drop",
     }
     assert names_by_asset[key("lingma", "knowledge_bases")] == {
         "knowledge_bases_schema",
+        "knowledge_bases_unique_key",
         "fresh",
         "nothing_quarantined",
         "no_sharp_drop",

@@ -107,7 +107,7 @@ def _run_log() -> dict[str, Rows]:
 CHECKS = [
     CheckOutcome("qianfan/documents", "documents_schema", False, "ERROR", "3 rows fail: status", NOW),
     CheckOutcome("qianfan/documents", "nothing_quarantined", False, "WARN", "2 rows quarantined", NOW),
-    CheckOutcome("qianfan/documents", "document_tags_schema", True, "ERROR", None, NOW),
+    CheckOutcome("qianfan/documents", "documents_unique_key", True, "ERROR", None, NOW),
     CheckOutcome("pai/jobs", "fresh", True, "WARN", None, NOW),
 ]
 """The latest check outcomes the report is given: one failed, one warning, two passed."""

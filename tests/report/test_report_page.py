@@ -221,7 +221,7 @@ def test_attention_lists_the_failed_and_stale_streams_the_unfinished_run_and_fai
     assert "run-1" not in attention and "run-2" not in attention
     assert "qianfan/documents / documents_schema failed: 3 rows fail: status" in attention
     assert "qianfan/documents / nothing_quarantined warns" in attention
-    assert "document_tags_schema" not in attention
+    assert "documents_unique_key" not in attention
 
 
 def test_the_headline_gives_each_sources_totals(report: Path, activity) -> None:
