@@ -230,19 +230,12 @@ def test_the_toy_vendor_is_listed_in_the_freshness_mart(demo_with_toy: Path) -> 
 
 def test_the_toy_vendors_checks_ran_and_passed(demo_with_toy: Path) -> None:
     key = dg.AssetKey(["toy", "knowledge_bases"])
+    names = ("knowledge_bases_schema", "knowledge_bases_unique_key", "fresh", "nothing_quarantined")
     with dg.DagsterInstance.get() as instance:
         latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-            [
-                dg.AssetCheckKey(key, name)
-                for name in (
-                    "knowledge_bases_schema",
-                    "knowledge_bases_unique_key",
-                    "fresh",
-                    "nothing_quarantined",
-                )
-            ]
+            [dg.AssetCheckKey(key, name) for name in names]
         )
         materialized = instance.get_latest_materialization_event(key)
     assert materialized is not None
     outcomes = {check.name: record.event.asset_check_evaluation.passed for check, record in latest.items()}
-    assert outcomes == dict.fromkeys(outcomes, True) and len(outcomes) == 4
+    assert outcomes == dict.fromkeys(names, True)
