@@ -37,7 +37,7 @@ class _Sources(Strict):
 Sources = create_model(
     "Sources",
     __base__=_Sources,
-    **{name: (source.settings | None, None) for name, source in SOURCES.items()},
+    **{name: (source.settings_model | None, None) for name, source in SOURCES.items()},
 )
 """One optional section per registered source (`kb_pipeline.sources.SOURCES`), under its name."""
 

@@ -89,7 +89,7 @@ def normalize(page):
 
 SOURCE = Source(
     name="toy",
-    settings=ToySettings,
+    settings_model=ToySettings,
     client_factory=make_client,
     default_qps=5,
     streams=(

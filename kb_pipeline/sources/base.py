@@ -99,7 +99,7 @@ class Source:
     client, and its streams."""
 
     name: str
-    settings: type[SourceSettings]
+    settings_model: type[SourceSettings]
     client_factory: Callable[[Any, httpx.AsyncClient], VendorClient]
     streams: tuple[Stream, ...]
     default_qps: float

@@ -96,7 +96,7 @@ def _organizations(settings: LingmaSettings, known: KnownRecords) -> list[str]:
 
 SOURCE = Source(
     name=NAME,
-    settings=LingmaSettings,
+    settings_model=LingmaSettings,
     client_factory=make_client,
     default_qps=10,
     streams=(

@@ -173,7 +173,7 @@ def _knowledge_bases(settings: PaiSettings, known: KnownRecords) -> list[str]:
 
 SOURCE = Source(
     name=NAME,
-    settings=PaiSettings,
+    settings_model=PaiSettings,
     client_factory=make_client,
     default_qps=20,
     streams=(

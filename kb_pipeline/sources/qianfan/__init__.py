@@ -167,7 +167,7 @@ def _knowledge_bases(settings: QianfanSettings, known: KnownRecords) -> list[str
 
 SOURCE = Source(
     name=NAME,
-    settings=QianfanSettings,
+    settings_model=QianfanSettings,
     client_factory=make_client,
     default_qps=10,
     streams=(

@@ -179,7 +179,7 @@ def _task_ids(settings: VikingDbSettings, known: KnownRecords) -> list[str]:
 
 SOURCE = Source(
     name=NAME,
-    settings=VikingDbSettings,
+    settings_model=VikingDbSettings,
     client_factory=make_client,
     default_qps=10,
     streams=(
