@@ -156,3 +156,33 @@ def test_finishing_pai_jobs_moves_the_chunk_total(fresh: SandboxServer) -> None:
     assert listed["TotalCount"] == total(kb_id) and len(listed["KnowledgeBaseChunks"]) == min(
         100, total(kb_id)
     )
+
+
+def test_insert_while_paging_adds_children_and_moves_parents(fresh: SandboxServer) -> None:
+    org, kb = next(
+        (org, kb) for org, kbs in fresh.dataset.lingma_organizations.items() for kb in kbs if kb["fileCount"]
+    )
+    count = _lingma_kb(fresh, org, kb["id"])["fileCount"]
+    fresh.control.add_fault("lingma", "insert_while_paging", operation="ListKbFiles", records=2)
+    assert int(lingma_files_get(fresh, org, kb["id"]).headers["x-total"]) == count
+    assert _lingma_kb(fresh, org, kb["id"])["fileCount"] == count + 2 == len(_files(fresh, org, kb["id"]))
+
+    volc = Volc(fresh.url)
+    project, name = next(
+        (p, cs[0]["collection_name"]) for p, cs in fresh.dataset.vikingdb_collections.items() if cs
+    )
+    doc_num = _collection(volc, project, name)["doc_num"]
+    fresh.control.add_fault("vikingdb", "insert_while_paging", operation="ListDocs", records=4)
+    volc.post("/api/knowledge/doc/list", {"collection_name": name, "project": project, "limit": 10})
+    assert _collection(volc, project, name)["doc_num"] == doc_num + 4 == len(_docs(volc, project, name))
+
+    kb_id = next(iter(fresh.dataset.pai_jobs))
+    jobs = len(fresh.dataset.pai_jobs[kb_id])
+    fresh.control.add_fault(
+        "pai_langstudio", "insert_while_paging", operation="ListKnowledgeBaseChunks", records=1
+    )
+    Pai(fresh.url).chunks(kb_id, PageSize=1)
+    assert (
+        len(fresh.dataset.pai_jobs[kb_id]) == jobs + 1
+        and fresh.dataset.pai_jobs[kb_id][-1]["Status"] == "Success"
+    )
