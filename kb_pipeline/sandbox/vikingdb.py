@@ -8,8 +8,8 @@ exist, 1000029/429 quota limiter with `Retry-After` in seconds).
 doc/list (its reference page) pages a collection's documents newest `create_time` first by
 `offset`/`limit`: `limit` is -1 (the default: as many as one call returns, 100) or 1 to 100, and as
 the page warns, an `offset` of 100 or more counts only with a `limit` (with -1 it is ignored).
-`doc_type` null lists every type and `[]` none; `doc_id_list` keeps those ids; `total_num` is the
-collection's document count. Other operations of the SDK under `/api/knowledge/` (doc/info,
+`doc_type` null lists every type and `[]` none; `doc_id_list` keeps those ids (`filter`, whose
+syntax the page does not give, is refused); `total_num` is the collection's document count. Other operations of the SDK under `/api/knowledge/` (doc/info,
 point/list, ...) are not served: 404 with code 1000024, the SDK's APINotImplemented.
 """
 
@@ -29,6 +29,7 @@ from kb_pipeline.sandbox.signatures import AuthError, SignedRequest, verify_volc
 MAX_LIMIT = 100
 """The most documents one doc/list call returns."""
 TOKENS_PER_POINT = 350
+"""Embedding tokens a chunk costs, for `total_tokens` when `return_token_usage` asks for it."""
 
 
 def _invalid(reason: str) -> Refusal:
@@ -48,6 +49,7 @@ def _body(call: Call) -> dict[str, Any]:
 
 
 def _offset_limit(body: dict[str, Any]) -> tuple[int, int]:
+    """The slice doc/list serves: `limit` -1 means one call's most, and then an offset >= 100 is ignored."""
     offset, limit = body.get("offset", 0), body.get("limit", -1)
     offset = 0 if offset is None else offset
     limit = -1 if limit is None else limit
@@ -184,7 +186,7 @@ class VikingDB(Vendor):
         offset, limit = _offset_limit(body)
         doc_types, doc_ids = _string_list(body, "doc_type"), _string_list(body, "doc_id_list")
         if body.get("filter") is not None:
-            raise _invalid("filter is not supported by this endpoint; use doc_id_list")
+            raise _invalid("filter is not supported by the sandbox; use doc_id_list")
         docs = self.dataset.vikingdb_documents.get(collection)
         matching = [
             d
