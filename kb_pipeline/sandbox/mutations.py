@@ -45,8 +45,7 @@ class Mutations:
             return kb
 
     def add_pai_jobs(self, kb_id: str, count: int = 1, status: str = "Running") -> list[Record]:
-        if status not in records.PAI_STATUSES:
-            raise ValueError(f"PAI job status must be one of {records.PAI_STATUSES}, not {status!r}")
+        _require(status, records.PAI_STATUSES, "PAI job status")
         data = self.dataset
         with data.lock:
             kb = data.pai_knowledge_base(kb_id)
@@ -121,8 +120,7 @@ class Mutations:
 
     def add_lingma_files(self, kb_id: str, count: int = 1, state: str = "success") -> list[Record]:
         """Upload `count` files to a knowledge base now, in `fileState` `state`."""
-        if state not in records.FILE_STATES:
-            raise ValueError(f"Lingma fileState must be one of {records.FILE_STATES}, not {state!r}")
+        _require(state, records.FILE_STATES, "Lingma fileState")
         data = self.dataset
         with data.lock:
             kb = self._lingma_kb(kb_id)
@@ -259,8 +257,7 @@ class Mutations:
         self, project: str, collection_name: str, count: int = 1, process_status: int = PROCESSED
     ) -> list[Record]:
         """Add `count` documents to a collection now, in `status.process_status` `process_status`."""
-        if process_status not in PROCESS_STATUSES:
-            raise ValueError(f"process_status must be one of {PROCESS_STATUSES}, not {process_status!r}")
+        _require(process_status, PROCESS_STATUSES, "VikingDB process_status")
         data = self.dataset
         with data.lock:
             collection = self._collection(project, collection_name)
@@ -326,6 +323,12 @@ class Mutations:
             if status == "fail":
                 task["percentage"] = min(task["percentage"], 99)
             return task
+
+
+def _require(value: object, allowed: tuple[object, ...], what: str) -> None:
+    """Refuse a value the vendor never reports, naming the ones it does."""
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {allowed}, not {value!r}")
 
 
 def _files_changed(kb: Record, files: list[Record], now_ms: int) -> None:
