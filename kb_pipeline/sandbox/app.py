@@ -38,11 +38,13 @@ def endpoint_listing(base_url: str) -> str:
 
 def build_app(runtime: Runtime, control: Control) -> ASGIApp:
     routes: list[Route | Mount] = []
-    for api in VENDOR_APIS:
-        vendor = api(runtime.dataset, runtime.settings)
+    vendors = [api(runtime.dataset, runtime.settings) for api in VENDOR_APIS]
+    for vendor in vendors:
         by_route = sorted(vendor.operations, key=lambda op: (op.path, op.method))
         for (path, method), operations in groupby(by_route, key=lambda op: (op.path, op.method)):
             routes.append(Route(path, Endpoint(vendor, list(operations), runtime), methods=[method]))
+    for vendor in vendors:  # after every served route, so they catch only what nothing else serves
+        routes.append(Route(vendor.unserved_prefix + "{rest:path}", Endpoint(vendor, [], runtime)))
     routes.append(Mount("/_sandbox", routes=control_routes(control, endpoint_listing)))
     return with_transport(Starlette(routes=routes))
 

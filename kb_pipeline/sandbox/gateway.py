@@ -101,6 +101,9 @@ class Vendor(ABC):
     auth: str = ""
     """How requests authenticate, for the endpoint listing."""
     operations: Sequence[Operation] = ()
+    unserved_prefix: str = ""
+    """The path prefix of the vendor's other operations: answered with its own JSON error, not a
+    plain-text 404, so an official SDK calling one reports the vendor's error."""
 
     def __init__(self, dataset: Dataset, settings: Settings) -> None:
         self.dataset = dataset
@@ -134,6 +137,14 @@ class Vendor(ABC):
         """The answer to an `Action` that no operation sharing a path declares (Qianfan overrides it)."""
         return Refusal(404, "NotFound", f"unknown action {action!r}")
 
+    def requested_operation(self, call: Call) -> str:
+        """What an unserved request asks for, for the request log: its path unless the vendor names it."""
+        return call.path
+
+    @abstractmethod
+    def unserved(self, call: Call) -> Refusal:
+        """The vendor's error for an operation under `unserved_prefix` that the sandbox does not serve."""
+
 
 def json_answer(payload: Any, status: int = 200, headers: Headers | None = None) -> Answer:
     return Answer(status, orjson.dumps(payload), headers or [])
@@ -165,6 +176,8 @@ class Endpoint:
 
     def __init__(self, vendor: Vendor, operations: Sequence[Operation], runtime: Runtime) -> None:
         self.vendor = vendor
+        self.unserved = not operations
+        """Behind `vendor.unserved_prefix`: every request is one the sandbox does not serve."""
         self.by_action = {op.action: op for op in operations}
         self.handlers = {op.action: getattr(vendor, op.handler) for op in operations}
         self.runtime = runtime
@@ -185,6 +198,8 @@ class Endpoint:
             body=await _read_body(receive),
             request_id=self.vendor.new_request_id(),
         )
+        if self.unserved:
+            call.operation = self.vendor.requested_operation(call)
         answer = await self._answer(call, operation)
         self._log(call, answer)
         if answer is None:
@@ -198,6 +213,8 @@ class Endpoint:
             if wait:
                 raise self.vendor.throttling(wait)
             self.vendor.authenticate(call)
+            if self.unserved:
+                raise self.vendor.unserved(call)
             if operation is None:
                 raise self.vendor.unknown_action(call.operation)
             fault = call.fault = self.runtime.faults.take(call, operation.cursor)
