@@ -119,6 +119,11 @@ def parse_config(document: Any, path: Path) -> PipelineConfig:
     return config
 
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it: ten times faster on a configuration that
+lists thousands of knowledge bases, and every step of a run reads the file."""
+
+
 def config_path(explicit: Path | str | None = None) -> Path:
     """The file to read: the explicit path, else $KB_PIPELINE_CONFIG."""
     chosen = explicit or os.environ.get(CONFIG_ENV_VAR)
@@ -130,7 +135,7 @@ def config_path(explicit: Path | str | None = None) -> Path:
 def load_config(explicit: Path | str | None = None) -> PipelineConfig:
     path = config_path(explicit)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found") from None
     except IsADirectoryError:

@@ -33,6 +33,7 @@ from kb_pipeline.defs.extraction import EXTRACTION_OP, REQUEST_KINDS, Extraction
 from kb_pipeline.defs.publishing import PUBLISHED_KEYS, REPORT_KEY
 from kb_pipeline.defs.resources import WarehouseResource
 from kb_pipeline.defs.streams import STREAMS, WAREHOUSE_POOL, stream_key
+from kb_pipeline.event_log_commits import cheap_commits
 from kb_pipeline.instance import owner_tags, reclaim_abandoned_runs, use_shared_instance
 from kb_pipeline.pages import Page
 from kb_pipeline.query_output import print_table
@@ -275,7 +276,7 @@ def materialize_all(
     extraction_config = dg.RunConfig(
         ops={EXTRACTION_OP: ExtractionConfig(full_refresh=full_refresh)}, loggers=QUIET_LOGGERS
     )
-    with _instance() as instance:
+    with cheap_commits(), _instance() as instance:
         if not _wait_for_pool(instance, lock_timeout_s, console):
             console.print(
                 f"[bold red]failed:[/] another run still holds pool {WAREHOUSE_POOL} after "

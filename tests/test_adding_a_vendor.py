@@ -126,6 +126,7 @@ class Toy(Vendor):
     auth = "Authorization: Bearer <token>"
     operations = (Operation("ListShelves", "GET", "/toy/v1/shelves", "list_shelves", lambda call: call.arg("after")),)
     credentials = {"token": ("KB_SANDBOX_TOY_TOKEN", TOKEN)}
+    unserved_prefix = "/toy/"
 
     def holds(self, operation):
         return {"": shelves(self.dataset.seed, self.dataset.scale)} if operation == "ListShelves" else {}
@@ -157,6 +158,9 @@ class Toy(Vendor):
 
     def insert_records(self, call, count):
         raise NotImplementedError
+
+    def unserved(self, call):
+        return Refusal(404, "unserved", call.path)
 '''
 
 ENTRY_POINTS = """

@@ -102,18 +102,20 @@ def marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> It
     tags={"layer": "feed"},
     pool=WAREHOUSE_POOL,
     automation_condition=PUBLISH_WHEN,
-    description="Every table and mart exported as Parquet under <data_dir>/feeds/, for BI tools (atomic).",
+    description="Every table and mart exported as Parquet under <data_dir>/feeds/, for BI tools (atomic; "
+    "a feed whose rows did not change is left as it was).",
 )
 def feeds(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.open() as store:
-        paths = store.export_feeds()
+        feeds = store.export_feeds()
         directory = store.feeds_dir
-    rows = {path.stem: pq.ParquetFile(path).metadata.num_rows for path in paths}
+    rows = {feed.path.stem: pq.ParquetFile(feed.path).metadata.num_rows for feed in feeds}
     return dg.MaterializeResult(
         metadata={
             "dagster/uri": dg.MetadataValue.path(str(directory)),
-            "files": len(paths),
-            "bytes": sum(path.stat().st_size for path in paths),
+            "files": len(feeds),
+            "rewritten": dg.MetadataValue.json(sorted(feed.path.stem for feed in feeds if feed.rewritten)),
+            "bytes": sum(feed.path.stat().st_size for feed in feeds),
             "rows_per_feed": dg.MetadataValue.json(rows),
         }
     )

@@ -9,8 +9,10 @@ real) as the vendors, over data generated from a seed. A client that works here 
     with SandboxServer(seed=7, scale=1.0) as sandbox:
         sandbox.url                          # http://127.0.0.1:<port>
         sandbox.dataset.qianfan_documents    # the ground truth, in wire shape
+        sandbox.dataset.lingma_files.get(kb) # child listings, generated from their parent on demand
         sandbox.control.add_fault("qianfan", "throttle", count=2)
         sandbox.control.add_qianfan_documents(kb_id, count=5)
+        sandbox.control.add_lingma_files(kb_id, count=2)   # moves the KB's fileCount, size and times
         sandbox.requests                     # what clients sent
 
 `python -m kb_pipeline.sandbox --port 8900` serves it in the foreground.

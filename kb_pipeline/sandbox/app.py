@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from itertools import groupby
 from typing import Any
 
@@ -31,12 +31,14 @@ def endpoint_listing(base_url: str) -> str:
     return "\n".join(lines)
 
 
-def build_app(runtime: Runtime, control: Control, vendors: Iterable[Vendor]) -> ASGIApp:
+def build_app(runtime: Runtime, control: Control, vendors: Collection[Vendor]) -> ASGIApp:
     routes: list[Route | Mount] = []
     for vendor in vendors:
         by_route = sorted(vendor.operations, key=lambda op: (op.path, op.method))
         for (path, method), operations in groupby(by_route, key=lambda op: (op.path, op.method)):
             routes.append(Route(path, Endpoint(vendor, list(operations), runtime), methods=[method]))
+    for vendor in vendors:  # after every served route, so they catch only what nothing else serves
+        routes.append(Route(vendor.unserved_prefix + "{rest:path}", Endpoint(vendor, [], runtime)))
     routes.append(Mount("/_sandbox", routes=control_routes(control, endpoint_listing)))
     return with_transport(Starlette(routes=routes))
 

@@ -17,6 +17,16 @@ plain containers of the exact JSON objects the endpoints serve:
   own `project` and `resource_id`), oldest first.
 - `vikingdb_tasks: dict[str, dict]`: task id -> task/info `data` object.
 
+Child listings are generated when asked for, not stored (a scale-400 sandbox would hold about a
+million of them), each from the seed and its parent's id, and agree with the parent's counts:
+
+- `lingma_files.get(kb)`: a Lingma knowledge base's ListKbFiles entries, oldest `gmtAdded` first
+  (`fileCount` of them, their sizes summing to `size`).
+- `vikingdb_documents.get(collection)`: a collection's doc/list entries, oldest first (`doc_num`
+  of them, their `point_num` summing to the collection's).
+- `pai_chunk_total(kb_id)`: the chunks a PAI knowledge base's succeeded jobs left
+  (`records.pai_chunk(kb, n)` is chunk n).
+
 Scale 1 gives about 1,000 Qianfan documents and 100 PAI jobs; the counts grow linearly with scale
 (knowledge bases with its square root). The ids a configuration names (PAI workspaces, Lingma
 organizations, VikingDB task ids) depend on the seed only: every scale has the same three
@@ -33,7 +43,8 @@ import gc
 import math
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from random import Random
@@ -50,6 +61,8 @@ _DAY = 86_400
 PAI_WORKSPACES = 3
 VIKINGDB_TASKS = 30
 """Tasks at every scale (more above scale 1): the same first task ids whatever the scale."""
+RECENT_CHILD_LISTS = 16
+"""Generated child listings kept for the pages that follow (a listing is read page after page)."""
 
 
 class Positions:
@@ -78,6 +91,46 @@ class Positions:
         return None if seq is None else bisect.bisect_right(self._live, seq)
 
 
+class ChildLists:
+    """Child listings made from their parent on demand: the last few kept, changed ones kept for good.
+
+    A listing that was changed in place can no longer be regenerated, so `changing` moves it out of
+    the recent ones into a store that keeps it; `get` then serves that copy.
+    """
+
+    def __init__(self, key: Callable[[Record], str], make: Callable[[Record], list[Record]]) -> None:
+        self._key, self._make = key, make
+        self._recent: OrderedDict[str, list[Record]] = OrderedDict()
+        self._changed: dict[str, list[Record]] = {}
+
+    def get(self, parent: Record) -> list[Record]:
+        key = self._key(parent)
+        if key in self._changed:
+            return self._changed[key]
+        found = self._recent.get(key)
+        if found is None:
+            found = self._recent[key] = self._make(parent)
+            if len(self._recent) > RECENT_CHILD_LISTS:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(key)
+        return found
+
+    def changing(self, parent: Record) -> list[Record]:
+        """The listing of `parent` to change in place, kept from now on."""
+        key = self._key(parent)
+        if key not in self._changed:
+            recent = self._recent.pop(key, None)
+            self._changed[key] = self._make(parent) if recent is None else recent
+        return self._changed[key]
+
+    def forget(self, parent: Record) -> None:
+        """Drop a deleted parent's listing."""
+        key = self._key(parent)
+        self._recent.pop(key, None)
+        self._changed.pop(key, None)
+
+
 @dataclass(eq=False)
 class Dataset:
     seed: int
@@ -102,6 +155,10 @@ class Dataset:
             kb_id: Positions([d["id"] for d in docs]) for kb_id, docs in self.qianfan_documents.items()
         }
         self._encoded: dict[str, bytes] = {}
+        self.lingma_files = ChildLists(lambda kb: kb["id"], lambda kb: records.lingma_files(self.seed, kb))
+        self.vikingdb_documents = ChildLists(
+            lambda c: c["resource_id"], lambda c: records.vikingdb_documents(self.seed, c)
+        )
 
     @classmethod
     def generate(cls, seed: int, scale: float, anchor: int | datetime = ANCHOR) -> Dataset:
@@ -117,7 +174,7 @@ class Dataset:
             collections, tasks = _generate_vikingdb(
                 Random(f"{seed}:vikingdb"), _ids(seed, "vikingdb"), scale, at
             )
-            organizations = _generate_lingma(Random(f"{seed}:lingma"), _ids(seed, "lingma"), scale, at)
+            organizations = _generate_lingma(Random(f"{seed}:lingma"), _ids(seed, "lingma"), seed, scale, at)
         finally:
             if collecting:
                 gc.enable()
@@ -143,6 +200,19 @@ class Dataset:
         return next(
             (kb for kbs in self.pai_knowledge_bases.values() for kb in kbs if kb["KnowledgeBaseId"] == kb_id),
             None,
+        )
+
+    def pai_chunk_total(self, kb_id: str) -> int:
+        return records.chunk_total(self.pai_jobs[kb_id])
+
+    def lingma_knowledge_base(self, kb_id: str) -> Record | None:
+        return next(
+            (kb for kbs in self.lingma_organizations.values() for kb in kbs if kb["id"] == kb_id), None
+        )
+
+    def vikingdb_collection(self, project: str, name: str) -> Record | None:
+        return next(
+            (c for c in self.vikingdb_collections.get(project, ()) if c["collection_name"] == name), None
         )
 
     def qianfan_knowledge_base(self, kb_id: str) -> Record | None:
@@ -171,10 +241,12 @@ class Dataset:
                     "knowledge_bases": sum(len(v) for v in self.pai_knowledge_bases.values()),
                     "jobs": len(jobs),
                     "jobs_by_status": dict(Counter(j["Status"] for j in jobs)),
+                    "chunks": sum(self.pai_chunk_total(kb_id) for kb_id in self.pai_jobs),
                 },
                 "lingma": {
                     "organizations": len(self.lingma_organizations),
                     "knowledge_bases": sum(len(v) for v in self.lingma_organizations.values()),
+                    "files": sum(kb["fileCount"] for kbs in self.lingma_organizations.values() for kb in kbs),
                 },
                 "qianfan": {
                     "knowledge_bases": len(self.qianfan_knowledge_bases),
@@ -184,6 +256,7 @@ class Dataset:
                 "vikingdb": {
                     "projects": len(self.vikingdb_collections),
                     "collections": sum(len(v) for v in self.vikingdb_collections.values()),
+                    "documents": sum(c["doc_num"] for cs in self.vikingdb_collections.values() for c in cs),
                     "tasks": len(self.vikingdb_tasks),
                     "tasks_by_status": dict(Counter(t["status"] for t in self.vikingdb_tasks.values())),
                 },
@@ -238,14 +311,16 @@ def _generate_pai(rng: Random, ids: Random, scale: float, anchor: int) -> tuple[
     return workspaces, kbs, jobs
 
 
-def _generate_lingma(rng: Random, ids: Random, scale: float, anchor: int) -> dict[str, list[Record]]:
+def _generate_lingma(
+    rng: Random, ids: Random, seed: int, scale: float, anchor: int
+) -> dict[str, list[Record]]:
     sizes = [_count(45, scale, 3), _count(12, scale, 2), _count(5, scale, 1)]
     organizations: dict[str, list[Record]] = {}
     for size in sizes:
         org_id = hex_id(ids, 24)
         users = [records.lingma_user(rng) for _ in range(5)]
         created = sorted(rng.randint((anchor - 365 * _DAY) * 1000, anchor * 1000) for _ in range(size))
-        kbs = [records.lingma_knowledge_base(rng, org_id, rng.choice(users), ms) for ms in created]
+        kbs = [records.lingma_knowledge_base(rng, seed, org_id, rng.choice(users), ms) for ms in created]
         if not organizations:  # the first organization shows both scene types and both states
             kbs[0] |= {"sceneType": "chat", "state": "enable"}
             kbs[1] |= {"sceneType": "complement", "state": "disable"}

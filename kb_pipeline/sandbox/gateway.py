@@ -102,6 +102,9 @@ class Vendor(ABC):
     auth: str = ""
     """How requests authenticate, for the endpoint listing."""
     operations: Sequence[Operation] = ()
+    unserved_prefix: str = ""
+    """The path prefix of the vendor's other operations: answered with its own JSON error, not a
+    plain-text 404, so an official SDK calling one reports the vendor's error."""
     default_qps: float = 10.0
     """Requests per second answered before the throttling error (no vendor documents one)."""
     credentials: Mapping[str, tuple[str, str]] = MappingProxyType({})
@@ -163,6 +166,14 @@ class Vendor(ABC):
         """The answer to an `Action` that no operation sharing a path declares (Qianfan overrides it)."""
         return Refusal(404, "NotFound", f"unknown action {action!r}")
 
+    def requested_operation(self, call: Call) -> str:
+        """What an unserved request asks for, for the request log: its path unless the vendor names it."""
+        return call.path
+
+    @abstractmethod
+    def unserved(self, call: Call) -> Refusal:
+        """The vendor's error for an operation under `unserved_prefix` that the sandbox does not serve."""
+
 
 def json_answer(payload: Any, status: int = 200, headers: Headers | None = None) -> Answer:
     return Answer(status, orjson.dumps(payload), headers or [])
@@ -194,6 +205,8 @@ class Endpoint:
 
     def __init__(self, vendor: Vendor, operations: Sequence[Operation], runtime: Runtime) -> None:
         self.vendor = vendor
+        self.unserved = not operations
+        """Behind `vendor.unserved_prefix`: every request is one the sandbox does not serve."""
         self.by_action = {op.action: op for op in operations}
         self.handlers = {op.action: getattr(vendor, op.handler) for op in operations}
         self.runtime = runtime
@@ -214,6 +227,8 @@ class Endpoint:
             body=await _read_body(receive),
             request_id=self.vendor.new_request_id(),
         )
+        if self.unserved:
+            call.operation = self.vendor.requested_operation(call)
         answer = await self._answer(call, operation)
         self._log(call, answer)
         if answer is None:
@@ -227,6 +242,8 @@ class Endpoint:
             if wait:
                 raise self.vendor.throttling(wait)
             self.vendor.authenticate(call)
+            if self.unserved:
+                raise self.vendor.unserved(call)
             if operation is None:
                 raise self.vendor.unknown_action(call.operation)
             fault = call.fault = self.runtime.faults.take(call, operation.cursor)

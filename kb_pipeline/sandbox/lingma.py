@@ -5,8 +5,15 @@ ListKnowledgeBases (as its API reference shows) answers a bare JSON array; pagin
 `x-next-page` holds the current page by default, as the seed example shows (so a client trusting
 it loops); setting `lingma_last_page` picks `empty`, `absent` or `past` instead (and the same for
 `x-prev-page` on the first page). Default order: `gmtCreate` descending; `userId` keeps public
-knowledge bases and those the user created. Errors: `{errorCode, errorMessage, requestId}` with the
-codes of the Lingma error-code center.
+knowledge bases and those the user created.
+
+ListKbFiles (`.../knowledgeBases/{kbId}/files`, its reference page) pages a knowledge base's files
+the same way (`perPage` up to 20 as well), ordered by `orderBy` `gmt_added` (default; the page's
+example spells it `gmtAdded`, accepted too), `kb_id` or `file_state`, `sort` desc by default, ties
+by `fileId`; `query` matches file names. An unknown knowledge base is 404 `NotFound`.
+
+Errors: `{errorCode, errorMessage, requestId}` with the codes of the Lingma error-code center; a
+path under `/oapi/v1/lingma/` the sandbox does not serve is 400 `UnsupportedInCurrentEnv`.
 """
 
 from __future__ import annotations
@@ -21,19 +28,30 @@ from kb_pipeline.sandbox.dataset import Dataset
 from kb_pipeline.sandbox.gateway import Answer, Call, Headers, Operation, Refusal, Vendor, json_answer
 from kb_pipeline.sandbox.mutations import Mutations
 from kb_pipeline.sandbox.records import Record
+from kb_pipeline.sandbox.records.common import size_bytes
 
+BASE = "/oapi/v1/lingma/organizations/{organizationId}/knowledgeBases"
 MAX_PER_PAGE = 20
 ORDER_FIELDS = ("name", "sceneType", "size", "fileCount", "lastActivityTime", "gmtCreate")
-_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+FILE_ORDER_FIELDS = {
+    "gmt_added": "gmtAdded",
+    "gmtAdded": "gmtAdded",
+    "kb_id": None,
+    "file_state": "fileState",
+}
+"""ListKbFiles `orderBy` values -> the file field they sort on (`kb_id` is one value per listing)."""
 
 
 def _bad_request(detail: str) -> Refusal:
     return Refusal(400, "BadRequest", f"Bad Request: {detail}")
 
 
-def _size_bytes(size: str) -> float:
-    number, _, unit = size.partition(" ")
-    return float(number) * _UNITS.get(unit, 1)
+def _sort(call: Call) -> bool:
+    """True for descending, the default."""
+    sort = call.arg("sort") or "desc"
+    if sort not in ("asc", "desc"):
+        raise _bad_request(f"sort must be asc or desc, not {sort!r}")
+    return sort == "desc"
 
 
 def _int_arg(call: Call, name: str, default: int, high: int | None = None) -> int:
@@ -64,14 +82,10 @@ class Lingma(Vendor):
         return self.dataset.lingma_organizations if operation == "ListKnowledgeBases" else {}
 
     operations = (
-        Operation(
-            "ListKnowledgeBases",
-            "GET",
-            "/oapi/v1/lingma/organizations/{organizationId}/knowledgeBases",
-            "list_knowledge_bases",
-            _cursor,
-        ),
+        Operation("ListKnowledgeBases", "GET", BASE, "list_knowledge_bases", _cursor),
+        Operation("ListKbFiles", "GET", BASE + "/{kbId}/files", "list_files", _cursor),
     )
+    unserved_prefix = "/oapi/v1/lingma/"
 
     def new_request_id(self) -> str:
         return str(uuid.uuid4()).upper()
@@ -99,21 +113,48 @@ class Lingma(Vendor):
     def server_failure(self, status: int) -> Refusal:
         return Refusal(status, "InternalServerError", "An internal error occurs")
 
+    def unserved(self, call: Call) -> Refusal:
+        return Refusal(400, "UnsupportedInCurrentEnv", "API unsupported in current deployed version")
+
     def insert_records(self, call: Call, count: int) -> None:
-        Mutations(self.dataset).add_lingma_knowledge_bases(call.path_params["organizationId"], count)
+        changes = Mutations(self.dataset)
+        if call.operation == "ListKbFiles":
+            changes.add_lingma_files(call.path_params["kbId"], count)
+        else:
+            changes.add_lingma_knowledge_bases(call.path_params["organizationId"], count)
 
     def list_knowledge_bases(self, call: Call) -> Answer:
-        org_id = call.path_params["organizationId"]
-        kbs = self.dataset.lingma_organizations.get(org_id)
+        return self._page(call, self._matching(call, self._organization(call)))
+
+    def list_files(self, call: Call) -> Answer:
+        kbs = self._organization(call)
+        kb_id = call.path_params["kbId"]
+        kb = next((kb for kb in kbs if kb["id"] == kb_id), None)
+        if kb is None:
+            raise Refusal(404, "NotFound", f"knowledge base {kb_id} not found")
+        order_by = call.arg("orderBy") or "gmt_added"
+        if order_by not in FILE_ORDER_FIELDS:
+            raise _bad_request(f"orderBy must be one of gmt_added, kb_id, file_state, not {order_by!r}")
+        descending, query = _sort(call), (call.arg("query") or "").lower()
+        files = [f for f in self.dataset.lingma_files.get(kb) if query in f["filename"].lower()]
+        field = FILE_ORDER_FIELDS[order_by]
+        files.sort(key=lambda f: (f[field] if field else 0, f["fileId"]), reverse=descending)
+        return self._page(call, files)
+
+    def _organization(self, call: Call) -> list[Record]:
+        kbs = self.dataset.lingma_organizations.get(call.path_params["organizationId"])
         if kbs is None:
             raise Refusal(
                 403,
                 "Forbidden.InvalidUser.UserNotInCurrentOrganization",
                 "The current user is not in the organization and has no right to operate.",
             )
+        return kbs
+
+    def _page(self, call: Call, matching: list[Record]) -> Answer:
+        """One page of `matching`, with the paging headers."""
         page = _int_arg(call, "page", 1)
         per_page = _int_arg(call, "perPage", MAX_PER_PAGE, MAX_PER_PAGE)
-        matching = self._matching(call, kbs)
         total_pages = math.ceil(len(matching) / per_page)
         served = page - 1 if call.fault is not None and call.fault.kind == "repeat_cursor" else page
         body = matching[(served - 1) * per_page : served * per_page]
@@ -128,17 +169,12 @@ class Lingma(Vendor):
         return json_answer(body, headers=headers)
 
     def _matching(self, call: Call, kbs: list[Record]) -> list[Record]:
-        scene, order_by, sort = (
-            call.arg("sceneType") or "",
-            call.arg("orderBy") or "gmtCreate",
-            call.arg("sort") or "desc",
-        )
+        scene, order_by = call.arg("sceneType") or "", call.arg("orderBy") or "gmtCreate"
         if scene not in ("", "chat", "complement"):
             raise _bad_request(f"sceneType must be chat or complement, not {scene!r}")
         if order_by not in ORDER_FIELDS:
             raise _bad_request(f"orderBy must be one of {', '.join(ORDER_FIELDS)}, not {order_by!r}")
-        if sort not in ("asc", "desc"):
-            raise _bad_request(f"sort must be asc or desc, not {sort!r}")
+        descending = _sort(call)
         query, user = (call.arg("query") or "").lower(), call.arg("userId")
         matching = [
             kb
@@ -149,9 +185,9 @@ class Lingma(Vendor):
         ]
 
         def key(kb: Record) -> tuple[Any, str]:
-            return (_size_bytes(kb["size"]) if order_by == "size" else kb[order_by], kb["id"])
+            return (size_bytes(kb["size"]) if order_by == "size" else kb[order_by], kb["id"])
 
-        return sorted(matching, key=key, reverse=sort == "desc")
+        return sorted(matching, key=key, reverse=descending)
 
     def _neighbour(self, header: str, page: int | None, current: int, past: int) -> Headers:
         """A neighbour-page header; at an edge (`page` None) what `lingma_last_page` says."""

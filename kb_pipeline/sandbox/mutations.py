@@ -3,6 +3,12 @@
 Each method changes the dataset in place under its lock, keeps Qianfan's marker positions, and
 returns the records it touched (in wire shape), so a test knows exactly what to expect next.
 Unknown ids raise KeyError; a change that makes no sense (finishing a finished job) ValueError.
+
+A change to a child listing moves its parent with it, as the vendors' parent listings report:
+a Lingma file added or deleted sets the knowledge base's `fileCount`, `size`, `gmtModified` and
+`lastActivityTime`; a VikingDB document its collection's `doc_num`, `pipeline_stat` counts and
+`update_time`; a PAI job finishing as `Success` (or added so) moves the chunk total by its
+AddChunkCount minus DeleteChunkCount.
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ from typing import Any
 from kb_pipeline.sandbox import records
 from kb_pipeline.sandbox.dataset import Dataset, Positions
 from kb_pipeline.sandbox.records import Record, iso_z
+from kb_pipeline.sandbox.records.common import human_size, size_bytes
+from kb_pipeline.sandbox.records.lingma_files import file_sizes
+from kb_pipeline.sandbox.records.vikingdb_docs import FAILED, PROCESS_STATUSES, PROCESSED
 
 PAI_FINAL = ("Success", "Failed")
 VIKINGDB_FINAL = ("success", "fail")
@@ -36,8 +45,7 @@ class Mutations:
             return kb
 
     def add_pai_jobs(self, kb_id: str, count: int = 1, status: str = "Running") -> list[Record]:
-        if status not in records.PAI_STATUSES:
-            raise ValueError(f"PAI job status must be one of {records.PAI_STATUSES}, not {status!r}")
+        _require(status, records.PAI_STATUSES, "PAI job status")
         data = self.dataset
         with data.lock:
             kb = data.pai_knowledge_base(kb_id)
@@ -91,7 +99,9 @@ class Mutations:
                 raise KeyError(f"no Lingma organization {organization_id!r}")
             creator = kbs[0]["creator"] if kbs else records.lingma_user(data.rng)
             added = [
-                records.lingma_knowledge_base(data.rng, organization_id, creator, data.now() * 1000)
+                records.lingma_knowledge_base(
+                    data.rng, data.seed, organization_id, creator, data.now() * 1000
+                )
                 for _ in range(count)
             ]
             kbs.extend(added)
@@ -104,8 +114,43 @@ class Mutations:
                 for kb in kbs:
                     if kb["id"] == kb_id:
                         kbs.remove(kb)
+                        data.lingma_files.forget(kb)
                         return kb
             raise KeyError(f"no Lingma knowledge base {kb_id!r}")
+
+    def add_lingma_files(self, kb_id: str, count: int = 1, state: str = "success") -> list[Record]:
+        """Upload `count` files to a knowledge base now, in `fileState` `state`."""
+        _require(state, records.FILE_STATES, "Lingma fileState")
+        data = self.dataset
+        with data.lock:
+            kb = self._lingma_kb(kb_id)
+            files = data.lingma_files.changing(kb)
+            now = data.now() * 1000
+            added = [
+                records.lingma_file(data.rng, kb, now, size, len(files) + n, state)
+                for n, size in enumerate(file_sizes(data.rng, count))
+            ]
+            files.extend(added)
+            _files_changed(kb, files, now)
+            return added
+
+    def delete_lingma_file(self, kb_id: str, file_id: str) -> Record:
+        data = self.dataset
+        with data.lock:
+            kb = self._lingma_kb(kb_id)
+            files = data.lingma_files.changing(kb)
+            index = next((i for i, f in enumerate(files) if f["fileId"] == file_id), None)
+            if index is None:
+                raise KeyError(f"no file {file_id!r} in Lingma knowledge base {kb_id!r}")
+            deleted = files.pop(index)
+            _files_changed(kb, files, data.now() * 1000)
+            return deleted
+
+    def _lingma_kb(self, kb_id: str) -> Record:
+        kb = self.dataset.lingma_knowledge_base(kb_id)
+        if kb is None:
+            raise KeyError(f"no Lingma knowledge base {kb_id!r}")
+        return kb
 
     # Qianfan
     def add_qianfan_knowledge_base(self, **fields: Any) -> Record:
@@ -203,11 +248,54 @@ class Mutations:
     def delete_vikingdb_collection(self, project: str, collection_name: str) -> Record:
         data = self.dataset
         with data.lock:
-            for collection in data.vikingdb_collections.get(project, []):
-                if collection["collection_name"] == collection_name:
-                    data.vikingdb_collections[project].remove(collection)
-                    return collection
+            collection = self._collection(project, collection_name)
+            data.vikingdb_collections[project].remove(collection)
+            data.vikingdb_documents.forget(collection)
+            return collection
+
+    def add_vikingdb_documents(
+        self, project: str, collection_name: str, count: int = 1, process_status: int = PROCESSED
+    ) -> list[Record]:
+        """Add `count` documents to a collection now, in `status.process_status` `process_status`."""
+        _require(process_status, PROCESS_STATUSES, "VikingDB process_status")
+        data = self.dataset
+        with data.lock:
+            collection = self._collection(project, collection_name)
+            docs = data.vikingdb_documents.changing(collection)
+            now = data.now()
+            collection["update_time"] = now
+            added = [
+                records.vikingdb_document(
+                    data.rng,
+                    collection,
+                    now * 1000,
+                    process_status,
+                    data.rng.randint(3, 40) if process_status == PROCESSED else 0,
+                    len(docs) + n,
+                )
+                for n in range(count)
+            ]
+            docs.extend(added)
+            _documents_changed(collection, docs, now)
+            return added
+
+    def delete_vikingdb_document(self, project: str, collection_name: str, doc_id: str) -> Record:
+        data = self.dataset
+        with data.lock:
+            collection = self._collection(project, collection_name)
+            docs = data.vikingdb_documents.changing(collection)
+            index = next((i for i, d in enumerate(docs) if d["doc_id"] == doc_id), None)
+            if index is None:
+                raise KeyError(f"no document {doc_id!r} in VikingDB collection {collection_name!r}")
+            deleted = docs.pop(index)
+            _documents_changed(collection, docs, data.now())
+            return deleted
+
+    def _collection(self, project: str, collection_name: str) -> Record:
+        collection = self.dataset.vikingdb_collection(project, collection_name)
+        if collection is None:
             raise KeyError(f"no VikingDB collection {collection_name!r} in project {project!r}")
+        return collection
 
     def add_vikingdb_tasks(self, count: int = 1, status: str = "running") -> dict[str, Record]:
         if status not in ("running", *VIKINGDB_FINAL):
@@ -235,6 +323,36 @@ class Mutations:
             if status == "fail":
                 task["percentage"] = min(task["percentage"], 99)
             return task
+
+
+def _require(value: object, allowed: tuple[object, ...], what: str) -> None:
+    """Refuse a value the vendor never reports, naming the ones it does."""
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {allowed}, not {value!r}")
+
+
+def _files_changed(kb: Record, files: list[Record], now_ms: int) -> None:
+    """What a Lingma knowledge base reports after its files changed at `now_ms`."""
+    total = sum(size_bytes(f["fileSize"]) for f in files)
+    kb |= {
+        "fileCount": len(files),
+        "size": human_size(total),
+        "gmtModified": now_ms,
+        "lastActivityTime": now_ms,
+    }
+
+
+def _documents_changed(collection: Record, docs: list[Record], now: int) -> None:
+    """What a VikingDB collection reports after its documents changed at `now` (epoch seconds)."""
+    stat = collection["pipeline_list"][0]["pipeline_stat"]
+    statuses = [d["status"]["process_status"] for d in docs]
+    stat |= {
+        "doc_num": len(docs),
+        "finish_doc_num": sum(1 for s in statuses if s in (PROCESSED, FAILED)),
+        "success_doc_num": statuses.count(PROCESSED),
+        "point_num": sum(d["point_num"] for d in docs),
+    }
+    collection |= {"doc_num": len(docs), "update_time": now}
 
 
 MUTATIONS = tuple(name for name in vars(Mutations) if not name.startswith("_"))

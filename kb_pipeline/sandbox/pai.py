@@ -5,6 +5,12 @@ PageSize; an empty NextToken in the answer means done); without it, PageNumber/P
 NextToken is the offset of the next record, emitted as an integer as the seed example shows
 (setting `pai_next_token="string"` emits `"20"`). Errors use the POP envelope
 `{RequestId, HostId, Code, Message, Recommend}`; throttling sets `x-acs-retry-after` (milliseconds).
+
+ListKnowledgeBaseChunks pages by PageNumber/PageSize only (the official SDK's request model has no
+NextToken); `TotalCount` is the chunks the knowledge base's succeeded jobs left, so `PageSize=1`
+counts them in one request. Every chunk is `Enable`; filtering by `MetaData` is refused as not
+supported here. Operations of the SDK the sandbox does not serve (GetKnowledgeBase, ...) get the
+POP answer for an unknown API, 404 `InvalidAction.NotFound`.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import uuid
 from types import MappingProxyType
 from typing import Any
 
+from kb_pipeline.sandbox import records
 from kb_pipeline.sandbox.credentials import PAI_ACCESS_KEY_ID, PAI_ACCESS_KEY_SECRET, PAI_SECRETS
 from kb_pipeline.sandbox.dataset import Dataset
 from kb_pipeline.sandbox.gateway import Answer, Call, Headers, Operation, Refusal, Vendor, json_answer
@@ -25,6 +32,12 @@ BASE = "/api/v1/langstudio/knowledgebases"
 MAX_PAGE = 100
 DEFAULT_PAGE_SIZE = 10
 JOB_STATUSES = ("Running", "Success", "Failed")
+CHUNK_STATUSES = ("Enable", "Disable")
+_UNKNOWN_API = (
+    404,
+    "InvalidAction.NotFound",
+    "Specified api is not found, please check your url and method.",
+)
 
 _AUTH_ANSWERS = {
     "missing": (401, "IncompleteSignature", "The request signature does not conform to Aliyun standards."),
@@ -96,7 +109,15 @@ class PaiLangStudio(Vendor):
             BASE + "/{KnowledgeBaseId}/knowledgebasejobs/{KnowledgeBaseJobId}",
             "get_job",
         ),
+        Operation(
+            "ListKnowledgeBaseChunks",
+            "GET",
+            BASE + "/{KnowledgeBaseId}/knowledgebasechunks",
+            "list_chunks",
+            _cursor,
+        ),
     )
+    unserved_prefix = "/api/v1/langstudio/"
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -124,9 +145,13 @@ class PaiLangStudio(Vendor):
                 400, "InvalidVersion", f"Specified parameter Version is not valid; expected {API_VERSION}."
             )
         if call.header("x-acs-action") != call.operation:
-            raise Refusal(
-                404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."
-            )
+            raise Refusal(*_UNKNOWN_API)
+
+    def requested_operation(self, call: Call) -> str:
+        return call.header("x-acs-action") or call.path
+
+    def unserved(self, call: Call) -> Refusal:
+        return Refusal(*_UNKNOWN_API)
 
     def render(self, call: Call, refusal: Refusal) -> Answer:
         return json_answer(
@@ -165,6 +190,8 @@ class PaiLangStudio(Vendor):
         changes = Mutations(self.dataset)
         if call.operation == "ListKnowledgeBaseJobs":
             changes.add_pai_jobs(call.path_params["KnowledgeBaseId"], count)
+        elif call.operation == "ListKnowledgeBaseChunks":
+            changes.add_pai_jobs(call.path_params["KnowledgeBaseId"], count, status="Success")
         else:
             for _ in range(count):
                 changes.add_pai_knowledge_base(call.arg("WorkspaceId") or None)
@@ -221,6 +248,33 @@ class PaiLangStudio(Vendor):
                 404, "InvalidKnowledgeBaseJobId.NotFound", f"The knowledge base job {job_id} does not exist."
             )
         return json_answer({**job, "RequestId": call.request_id})
+
+    def list_chunks(self, call: Call) -> Answer:
+        kb = self._knowledge_base(call)
+        status, version = call.arg("ChunkStatus"), call.arg("VersionName")
+        if status and status not in CHUNK_STATUSES:
+            raise _invalid("ChunkStatus", status)
+        if version and version != kb["VersionName"]:
+            raise _invalid("VersionName", version)
+        if any(name.startswith("MetaData") for name, _ in call.query):
+            raise Refusal(
+                400, "InvalidParameter", "Filtering chunks by MetaData is not supported by the sandbox."
+            )
+        total = 0 if status == "Disable" else self.dataset.pai_chunk_total(kb["KnowledgeBaseId"])
+        size = _bounded(call, "PageSize", MAX_PAGE) or DEFAULT_PAGE_SIZE
+        number = _bounded(call, "PageNumber") or 1
+        if call.fault is not None and call.fault.kind == "repeat_cursor" and number > 1:
+            number -= 1
+        first = (number - 1) * size
+        chunks = [records.pai_chunk(kb, n) for n in range(first, min(first + size, total))]
+        return json_answer(
+            {
+                "KnowledgeBaseChunks": chunks,
+                "MaxResults": size,
+                "RequestId": call.request_id,
+                "TotalCount": total,
+            }
+        )
 
     def _knowledge_base(self, call: Call) -> Record:
         kb_id = call.path_params["KnowledgeBaseId"]

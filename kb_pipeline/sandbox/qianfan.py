@@ -5,7 +5,8 @@ the id of the last record already read (exclusive); records are served oldest fi
 marker picks up what was added since, and a deleted record's marker still resumes at its place.
 The last page keeps a non-empty `nextMarker` (its last id) with `isTruncated: false`. Documents use
 the page's spelling by default, or the SDK's (`qianfan_fields="sdk"`). Errors:
-`{requestId, code, message}`, and every answer carries `X-Appbuilder-Request-Id`.
+`{requestId, code, message}`, and every answer carries `X-Appbuilder-Request-Id`; an unknown
+`Action` is 400 `InvalidParameterError`, another path under `/v2/` 404 `NotFound`.
 """
 
 from __future__ import annotations
@@ -139,6 +140,7 @@ class Qianfan(Vendor):
         ),
         Operation("DescribeDocuments", "POST", PATH, "describe_documents", _cursor, "DescribeDocuments"),
     )
+    unserved_prefix = "/v2/"
 
     def new_request_id(self) -> str:
         return str(uuid.uuid4())
@@ -177,6 +179,9 @@ class Qianfan(Vendor):
         else:
             for _ in range(count):
                 changes.add_qianfan_knowledge_base()
+
+    def unserved(self, call: Call) -> Refusal:
+        return Refusal(404, "NotFound", f"{call.method} {call.path} is not found")
 
     def unknown_action(self, action: str) -> Refusal:
         supported = ", ".join(op.action or "" for op in self.operations)

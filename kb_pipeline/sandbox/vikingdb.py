@@ -4,6 +4,13 @@ Every call is a signed JSON POST (seeds 001, 004) except the SDK's `GET /ping`. 
 envelope `{code, message, data, request_id}`; errors keep it with a non-zero `code` (1000001/401
 unauthorized, 1000002/403 no permission, 1000003/400 invalid request, 1000005/400 collection not
 exist, 1000029/429 quota limiter with `Retry-After` in seconds).
+
+doc/list (its reference page) pages a collection's documents newest `create_time` first by
+`offset`/`limit`: `limit` is -1 (the default: as many as one call returns, 100) or 1 to 100, and as
+the page warns, an `offset` of 100 or more counts only with a `limit` (with -1 it is ignored).
+`doc_type` null lists every type and `[]` none; `doc_id_list` keeps those ids (`filter`, whose
+syntax the page does not give, is refused); `total_num` is the collection's document count. Other operations of the SDK under `/api/knowledge/` (doc/info,
+point/list, ...) are not served: 404 with code 1000024, the SDK's APINotImplemented.
 """
 
 from __future__ import annotations
@@ -20,6 +27,11 @@ from kb_pipeline.sandbox.gateway import Answer, Call, Headers, Operation, Refusa
 from kb_pipeline.sandbox.mutations import Mutations
 from kb_pipeline.sandbox.records import Record
 from kb_pipeline.sandbox.signatures import AuthError, SignedRequest, verify_volc
+
+MAX_LIMIT = 100
+"""The most documents one doc/list call returns."""
+TOKENS_PER_POINT = 350
+"""Embedding tokens a chunk costs, for `total_tokens` when `return_token_usage` asks for it."""
 
 
 def _invalid(reason: str) -> Refusal:
@@ -38,6 +50,27 @@ def _body(call: Call) -> dict[str, Any]:
     return body
 
 
+def _offset_limit(body: dict[str, Any]) -> tuple[int, int]:
+    """The slice doc/list serves: `limit` -1 means one call's most, and then an offset >= 100 is ignored."""
+    offset, limit = body.get("offset", 0), body.get("limit", -1)
+    offset = 0 if offset is None else offset
+    limit = -1 if limit is None else limit
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise _invalid("offset must be an integer >= 0")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not (limit == -1 or 1 <= limit <= MAX_LIMIT):
+        raise _invalid(f"limit must be -1 or an integer in [1, {MAX_LIMIT}]")
+    if limit == -1:
+        return (offset if offset < MAX_LIMIT else 0), MAX_LIMIT
+    return offset, limit
+
+
+def _string_list(body: dict[str, Any], name: str) -> list[str] | None:
+    value = body.get(name)
+    if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+        raise _invalid(f"{name} must be a list of strings")
+    return value
+
+
 def _brief(collection: Record) -> Record:
     """A collection without index status, as `brief: true` asks."""
     pipelines = [
@@ -45,6 +78,16 @@ def _brief(collection: Record) -> Record:
         for p in collection["pipeline_list"]
     ]
     return {**collection, "pipeline_list": pipelines}
+
+
+def _offset(call: Call) -> str | None:
+    """doc/list's cursor: a non-zero `offset`."""
+    try:
+        body = call.json()
+    except ValueError:
+        return None
+    offset = body.get("offset") if isinstance(body, dict) else None
+    return str(offset) if offset else None
 
 
 def _no_cursor(call: Call) -> None:
@@ -81,7 +124,9 @@ class VikingDB(Vendor):
         ),
         Operation("GetCollection", "POST", "/api/knowledge/collection/info", "get_collection"),
         Operation("TaskInfo", "POST", "/api/knowledge/task/info", "task_info"),
+        Operation("ListDocs", "POST", "/api/knowledge/doc/list", "list_docs", _offset),
     )
+    unserved_prefix = "/api/knowledge/"
 
     def new_request_id(self) -> str:
         return f"02{int(time.time() * 1000):013d}{'0' * 21}ffff{random.getrandbits(52):013x}"
@@ -109,10 +154,18 @@ class VikingDB(Vendor):
     def server_failure(self, status: int) -> Refusal:
         return Refusal(status, 1000028, "internal server error")
 
+    def unserved(self, call: Call) -> Refusal:
+        return Refusal(404, 1000024, f"api not implemented: {call.method} {call.path}")
+
     def insert_records(self, call: Call, count: int) -> None:
-        project = _body(call).get("project") or "default"
+        body, changes = _body(call), Mutations(self.dataset)
+        project = body.get("project") or "default"
+        if call.operation == "ListDocs":
+            collection = self._collection(body.get("collection_name"), project, body.get("resource_id"))
+            changes.add_vikingdb_documents(collection["project"], collection["collection_name"], count)
+            return
         for _ in range(count):
-            Mutations(self.dataset).add_vikingdb_collection(project)
+            changes.add_vikingdb_collection(project)
 
     # operations
     def ping(self, call: Call) -> Answer:
@@ -139,9 +192,42 @@ class VikingDB(Vendor):
 
     def get_collection(self, call: Call) -> Answer:
         body = _body(call)
-        name, project, resource_id = body.get("name"), body.get("project", "default"), body.get("resource_id")
-        if not name and not resource_id:
+        if not body.get("name") and not body.get("resource_id"):
             raise _invalid("name or resource_id is required")
+        return self._success(
+            call, self._collection(body.get("name"), body.get("project", "default"), body.get("resource_id"))
+        )
+
+    def list_docs(self, call: Call) -> Answer:
+        body = _body(call)
+        name, resource_id = body.get("collection_name"), body.get("resource_id")
+        if not name and not resource_id:
+            raise _invalid("collection_name or resource_id is required")
+        collection = self._collection(name, body.get("project") or "default", resource_id)
+        offset, limit = _offset_limit(body)
+        doc_types, doc_ids = _string_list(body, "doc_type"), _string_list(body, "doc_id_list")
+        if body.get("filter") is not None:
+            raise _invalid("filter is not supported by the sandbox; use doc_id_list")
+        docs = self.dataset.vikingdb_documents.get(collection)
+        matching = [
+            d
+            for d in reversed(docs)
+            if (doc_types is None or d["doc_type"] in doc_types)
+            and (doc_ids is None or d["doc_id"] in doc_ids)
+        ]
+        page = matching[offset : offset + limit]
+        if body.get("return_token_usage") is True:
+            page = [{**d, "total_tokens": d["point_num"] * TOKENS_PER_POINT} for d in page]
+        data = {
+            "collection_name": collection["collection_name"],
+            "doc_list": page,
+            "count": len(page),
+            "total_num": len(docs),
+        }
+        return self._success(call, data)
+
+    def _collection(self, name: Any, project: Any, resource_id: Any) -> Record:
+        """The collection `resource_id` names, or else `name` in `project`; 1000005 if none."""
         found = next(
             (
                 c
@@ -154,7 +240,7 @@ class VikingDB(Vendor):
         )
         if found is None:
             raise Refusal(400, 1000005, "collection not exist")
-        return self._success(call, found)
+        return found
 
     def task_info(self, call: Call) -> Answer:
         task_id = _body(call).get("task_id")

@@ -24,7 +24,7 @@ from kb_pipeline.pages import Page, TableRows
 from kb_pipeline.warehouse import state
 from kb_pipeline.warehouse.connection import connect
 from kb_pipeline.warehouse.errors import WarehouseSchemaError
-from kb_pipeline.warehouse.feeds import export
+from kb_pipeline.warehouse.feeds import Feed, export
 from kb_pipeline.warehouse.loads import prepare_load
 from kb_pipeline.warehouse.merging import merge_load
 from kb_pipeline.warehouse.migrations import migrate, schema_version
@@ -295,8 +295,8 @@ class Warehouse:
         union = " UNION ALL ".join(f"SELECT '{name}', count(*) FROM {name}" for name in names)
         return dict(self._con.execute(union).fetchall())
 
-    def export_feeds(self, names: list[str] | None = None) -> list[Path]:
-        """Write `feeds/<name>.parquet` for every table and view of `main` (or just `names`)."""
+    def export_feeds(self, names: list[str] | None = None) -> list[Feed]:
+        """Bring `feeds/<name>.parquet` up to date for every table and view of `main` (or just `names`)."""
         return export(self._con, self.feeds_dir, names)
 
 

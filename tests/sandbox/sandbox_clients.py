@@ -15,10 +15,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from alibabacloud_pailangstudio20240710.client import Client as PaiClient
+from alibabacloud_tea_openapi.models import Config as PaiConfig
 from alibabacloud_tea_openapi.utils import Utils as AcsUtils
 from volcengine.auth.SignerV4 import SignerV4
 from volcengine.base.Request import Request as VolcRequest
 from volcengine.Credentials import Credentials as VolcCredentials
+from volcengine.viking_knowledgebase import VikingKnowledgeBaseService
 
 from kb_pipeline.sandbox import SandboxServer, credentials
 
@@ -78,6 +81,9 @@ class Pai:
     def knowledge_bases(self, **query: Any) -> httpx.Response:
         return self.get(PAI_BASE, query, action="ListKnowledgeBases")
 
+    def chunks(self, kb_id: str, **query: Any) -> httpx.Response:
+        return self.get(f"{PAI_BASE}/{kb_id}/knowledgebasechunks", query, action="ListKnowledgeBaseChunks")
+
 
 class Volc:
     """Signs VikingDB requests with the volcengine SDK's SignerV4 and sends them with httpx."""
@@ -118,6 +124,34 @@ def lingma_get(
 ) -> httpx.Response:
     path = f"/oapi/v1/lingma/organizations/{org_id}/knowledgeBases"
     return httpx.get(server.url + path, params=query, headers={"x-yunxiao-token": token})
+
+
+def lingma_files_get(
+    server: SandboxServer, org_id: str, kb_id: str, token: str = credentials.LINGMA_TOKEN, **query: Any
+) -> httpx.Response:
+    path = f"/oapi/v1/lingma/organizations/{org_id}/knowledgeBases/{kb_id}/files"
+    return httpx.get(server.url + path, params=query, headers={"x-yunxiao-token": token})
+
+
+def pai_sdk(server: SandboxServer) -> PaiClient:
+    """The official PAI LangStudio client, pointed at the sandbox."""
+    config = PaiConfig(
+        access_key_id=credentials.PAI_ACCESS_KEY_ID,
+        access_key_secret=credentials.PAI_ACCESS_KEY_SECRET,
+        endpoint=server.url.removeprefix("http://"),
+        protocol="http",
+    )
+    return PaiClient(config)
+
+
+def volc_sdk(server: SandboxServer) -> VikingKnowledgeBaseService:
+    """The official VikingDB knowledge-base client, pointed at the sandbox (it pings on creation)."""
+    return VikingKnowledgeBaseService(
+        host=server.url.removeprefix("http://"),
+        scheme="http",
+        ak=credentials.VOLC_ACCESS_KEY,
+        sk=credentials.VOLC_SECRET_KEY,
+    )
 
 
 def qianfan_post(

@@ -9,6 +9,7 @@ from datetime import datetime
 import orjson
 
 from kb_pipeline.sandbox import Dataset
+from kb_pipeline.sandbox.dataset import RECENT_CHILD_LISTS
 
 ATTRIBUTES = (
     "pai_workspaces",
@@ -73,3 +74,27 @@ def test_scale_200_is_large() -> None:
     """How fast it generates is a benchmark's figure (BENCHMARKS.md), not a timed test."""
     summary = Dataset.generate(9, 200).summary()
     assert summary["qianfan"]["documents"] >= 200_000 and summary["pai_langstudio"]["jobs"] >= 20_000
+
+
+def test_child_listings_are_generated_alike_and_agree_with_their_parents() -> None:
+    """Children are regenerated from the seed and their parent, not stored: twice alike, never drifting."""
+    first, again = Dataset.generate(6, 2.0), Dataset.generate(6, 2.0)
+    kbs = [kb for kbs in first.lingma_organizations.values() for kb in kbs]
+    collections = [c for cs in first.vikingdb_collections.values() for c in cs]
+    assert len(kbs) > RECENT_CHILD_LISTS and len(collections) > 2  # more parents than generated listings kept
+    for kb, same in zip(kbs, (kb for kbs in again.lingma_organizations.values() for kb in kbs), strict=True):
+        files = first.lingma_files.get(kb)
+        assert files == again.lingma_files.get(same) and len(files) == kb["fileCount"]
+    assert first.lingma_files.get(kbs[0]) == again.lingma_files.get(kbs[0])  # evicted, then made again alike
+    for collection in collections:
+        docs = first.vikingdb_documents.get(collection)
+        assert len(docs) == collection["doc_num"]
+        assert (
+            sum(d["point_num"] for d in docs) == collection["pipeline_list"][0]["pipeline_stat"]["point_num"]
+        )
+    states = {f["fileState"] for kb in kbs for f in first.lingma_files.get(kb)}
+    statuses = {d["status"]["process_status"] for c in collections for d in first.vikingdb_documents.get(c)}
+    assert states == {"success", "processing", "failed", "pending"} and statuses == {0, 1, 2, 6}
+    summary = first.summary()
+    assert summary["lingma"]["files"] == sum(kb["fileCount"] for kb in kbs) > 1000
+    assert summary["pai_langstudio"]["chunks"] > 0

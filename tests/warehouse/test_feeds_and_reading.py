@@ -21,7 +21,7 @@ def test_every_table_and_view_becomes_a_readable_feed(warehouse: Warehouse) -> N
     warehouse.connection.execute(
         "CREATE VIEW live_documents AS SELECT * FROM documents WHERE deleted_at IS NULL"
     )
-    paths = warehouse.export_feeds()
+    paths = [feed.path for feed in warehouse.export_feeds()]
     assert sorted(path.stem for path in paths) == sorted([*TABLES, "live_documents"])
     assert sorted(warehouse.feeds_dir.iterdir()) == sorted(paths)  # no temporary files left behind
     documents = pq.read_table(warehouse.feeds_dir / "documents.parquet")
@@ -35,12 +35,48 @@ def test_every_table_and_view_becomes_a_readable_feed(warehouse: Warehouse) -> N
 
 def test_a_feed_is_replaced_whole(warehouse: Warehouse) -> None:
     load_some(warehouse)
-    (path,) = warehouse.export_feeds(["documents"])
-    before = path.stat().st_ino
+    (feed,) = warehouse.export_feeds(["documents"])
+    before = feed.path.stat().st_ino
     warehouse.load_page(page(fetched_at=at(2)), {"documents": [document("c")]})
-    warehouse.export_feeds(["documents"])
-    assert path.stat().st_ino != before  # a new file renamed over the old, never rewritten in place
-    assert pq.read_table(path).num_rows == 2
+    (again,) = warehouse.export_feeds(["documents"])
+    assert again.rewritten
+    assert feed.path.stat().st_ino != before  # a new file renamed over the old, never rewritten in place
+    assert pq.read_table(feed.path).num_rows == 2
+
+
+def test_only_the_feeds_whose_rows_changed_are_rewritten(warehouse: Warehouse) -> None:
+    load_some(warehouse)
+    first = {feed.path.stem: feed for feed in warehouse.export_feeds(["documents", "jobs"])}
+    assert all(feed.rewritten for feed in first.values())
+    inodes = {name: feed.path.stat().st_ino for name, feed in first.items()}
+
+    unchanged = {feed.path.stem: feed.rewritten for feed in warehouse.export_feeds(["documents", "jobs"])}
+    assert unchanged == {"documents": False, "jobs": False}
+    assert {name: first[name].path.stat().st_ino for name in first} == inodes
+
+    # one value of one row changes, the row count does not
+    warehouse.connection.execute("UPDATE documents SET word_count = word_count + 1")
+    changed = {feed.path.stem: feed.rewritten for feed in warehouse.export_feeds(["documents", "jobs"])}
+    assert changed == {"documents": True, "jobs": False}
+    assert pq.read_table(first["documents"].path).column("word_count").to_pylist() == [
+        row[0] for row in warehouse.connection.execute("SELECT word_count FROM documents").fetchall()
+    ]
+
+
+def test_a_feed_without_a_fingerprint_or_with_other_columns_is_rewritten(warehouse: Warehouse) -> None:
+    load_some(warehouse)
+    warehouse.connection.execute("CREATE VIEW document_names AS SELECT doc_id FROM documents")
+    (feed,) = warehouse.export_feeds(["document_names"])
+    rows = pq.read_table(feed.path).replace_schema_metadata(None)
+    pq.write_table(rows, feed.path)  # same rows, written by another tool
+    assert [f.rewritten for f in warehouse.export_feeds(["document_names"])] == [True]
+
+    # same rows and values under another column name
+    warehouse.connection.execute(
+        "CREATE OR REPLACE VIEW document_names AS SELECT doc_id AS id FROM documents"
+    )
+    assert [f.rewritten for f in warehouse.export_feeds(["document_names"])] == [True]
+    assert pq.read_table(feed.path).column_names == ["id"]
 
 
 def test_unknown_feed_names_are_refused(warehouse: Warehouse) -> None:
@@ -58,7 +94,7 @@ def test_readers_query_count_and_export_but_cannot_load(tmp_path) -> None:
     with Warehouse.reader(tmp_path) as reader, Warehouse.reader(tmp_path) as second_reader:
         assert reader.query("SELECT count(*) AS n FROM jobs").to_pylist() == [{"n": 1}]
         assert second_reader.get_cursor("pai.jobs", "d-ksicx823d") is None
-        assert len(reader.export_feeds(["jobs"])) == 1
+        assert [feed.path.stem for feed in reader.export_feeds(["jobs"])] == ["jobs"]
         with pytest.raises(PermissionError, match="read-only"):
             reader.load_page(page(), {})
         with pytest.raises(Exception, match="read-only"):

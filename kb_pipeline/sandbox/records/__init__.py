@@ -8,7 +8,9 @@ pre-signed download URLs carrying (fake) credentials.
 
 from kb_pipeline.sandbox.records.common import Record, iso_z
 from kb_pipeline.sandbox.records.lingma import lingma_knowledge_base, lingma_user
+from kb_pipeline.sandbox.records.lingma_files import FILE_STATES, lingma_file, lingma_files
 from kb_pipeline.sandbox.records.pai import PAI_MAX_RUNNING_TIMES, PAI_STATUSES, pai_job, pai_knowledge_base
+from kb_pipeline.sandbox.records.pai_chunks import chunk_total, pai_chunk
 from kb_pipeline.sandbox.records.qianfan import (
     QIANFAN_SOURCES,
     QIANFAN_STATUSES,
@@ -16,20 +18,28 @@ from kb_pipeline.sandbox.records.qianfan import (
     qianfan_knowledge_base,
 )
 from kb_pipeline.sandbox.records.vikingdb import vikingdb_collection, vikingdb_task
+from kb_pipeline.sandbox.records.vikingdb_docs import vikingdb_document, vikingdb_documents
 
 __all__ = [
+    "FILE_STATES",
     "PAI_MAX_RUNNING_TIMES",
     "PAI_STATUSES",
     "QIANFAN_SOURCES",
     "QIANFAN_STATUSES",
     "Record",
+    "chunk_total",
     "iso_z",
+    "lingma_file",
+    "lingma_files",
     "lingma_knowledge_base",
     "lingma_user",
+    "pai_chunk",
     "pai_job",
     "pai_knowledge_base",
     "qianfan_document",
     "qianfan_knowledge_base",
     "vikingdb_collection",
+    "vikingdb_document",
+    "vikingdb_documents",
     "vikingdb_task",
 ]

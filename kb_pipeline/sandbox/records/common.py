@@ -60,6 +60,29 @@ def human_size(size: int) -> str:
     return f"{text} {unit}"
 
 
+_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def size_bytes(size: str) -> int:
+    """The byte count a Lingma size string stands for (`"1.5 KB"` -> 1536), rounded to a byte."""
+    number, _, unit = size.partition(" ")
+    return round(float(number) * _UNITS.get(unit, 1))
+
+
+def exact_size(size: int) -> int:
+    """`size` rounded down to a byte count its human string renders exactly.
+
+    `human_size` keeps two decimals, so below 1 KB every count is exact and above it a quarter of
+    the unit is the finest exact step (`"1.25 MB"`): `size_bytes(human_size(exact_size(n)))` is
+    `exact_size(n)`, which lets a sum of file sizes be compared with a knowledge base's size.
+    """
+    unit = 1
+    while size >= unit * 1024 and unit < 1024**4:
+        unit *= 1024
+    quantum = 1 if unit == 1 else unit // 4
+    return size - size % quantum
+
+
 def title(rng: Random, index: int) -> str:
     """A document title, Chinese or English, numbered so names repeat rarely."""
     if rng.random() < 0.5:

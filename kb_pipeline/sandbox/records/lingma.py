@@ -1,10 +1,14 @@
-"""Lingma records: knowledge-base objects of ListKnowledgeBases (as its API reference shows them)."""
+"""Lingma records: knowledge-base objects of ListKnowledgeBases (as its API reference shows them).
+
+A knowledge base's `fileCount` and `size` are those of its files (`records/lingma_files.py`).
+"""
 
 from __future__ import annotations
 
 from random import Random
 
 from kb_pipeline.sandbox.records.common import Record, hex_id, human_size
+from kb_pipeline.sandbox.records.lingma_files import file_sizes, file_source
 
 
 def lingma_user(rng: Random) -> Record:
@@ -20,6 +24,7 @@ def lingma_user(rng: Random) -> Record:
 
 def lingma_knowledge_base(
     rng: Random,
+    seed: int,
     org_id: str,
     creator: Record,
     created_ms: int,
@@ -27,8 +32,8 @@ def lingma_knowledge_base(
     state: str | None = None,
 ) -> Record:
     file_count = rng.choice((0, 0, 1, 3, 12, 40, 150))
-    size = 0 if file_count == 0 else int(rng.lognormvariate(13, 1.8))
     modified = created_ms + rng.randint(0, 86_400_000 * 20)
+    kb_id = hex_id(rng, 24)
     return {
         "accessLevel": rng.choice((0, 10)),
         "creator": dict(creator),
@@ -36,7 +41,7 @@ def lingma_knowledge_base(
         "fileCount": file_count,
         "gmtCreate": created_ms,
         "gmtModified": modified,
-        "id": hex_id(rng, 24),
+        "id": kb_id,
         "lastActivityTime": modified + rng.randint(0, 86_400_000 * 10),
         "memberCount": rng.randint(1, 40),
         "name": rng.choice(
@@ -45,6 +50,6 @@ def lingma_knowledge_base(
         + f"-{hex_id(rng, 4)}",
         "organizationId": org_id,
         "sceneType": scene or rng.choice(("chat", "complement")),
-        "size": human_size(size),
+        "size": human_size(sum(file_sizes(file_source(seed, kb_id), file_count)) if file_count else 0),
         "state": state or rng.choice(("enable", "enable", "disable")),
     }
