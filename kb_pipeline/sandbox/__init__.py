@@ -3,6 +3,8 @@
 PAI LangStudio, VikingDB, Lingma and Qianfan AppBuilder, served by one Starlette app: the same
 paths, parameters, paging, quirks, error envelopes and authentication (signatures recomputed for
 real) as the vendors, over data generated from a seed. A client that works here must work there.
+Each vendor is one package here, `<vendor>/api.py` and its record factories beside it; the
+served vendors are read from `vendors.VENDOR_APIS`.
 
     from kb_pipeline.sandbox import SandboxServer, credentials
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from kb_pipeline.sandbox import records
 from kb_pipeline.sandbox.dataset import Dataset, Positions
+from kb_pipeline.sandbox.lingma.file_records import file_sizes
 from kb_pipeline.sandbox.records import Record, iso_z
 from kb_pipeline.sandbox.records.common import human_size, size_bytes
-from kb_pipeline.sandbox.records.lingma_files import file_sizes
-from kb_pipeline.sandbox.records.vikingdb_docs import FAILED, PROCESS_STATUSES, PROCESSED
+from kb_pipeline.sandbox.vikingdb.document_records import FAILED, PROCESS_STATUSES, PROCESSED
 
 PAI_FINAL = ("Success", "Failed")
 VIKINGDB_FINAL = ("success", "fail")

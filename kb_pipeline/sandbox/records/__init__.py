@@ -6,19 +6,24 @@ English names, every documented status, optional fields left out, human size str
 pre-signed download URLs carrying (fake) credentials.
 """
 
-from kb_pipeline.sandbox.records.common import Record, iso_z
-from kb_pipeline.sandbox.records.lingma import lingma_knowledge_base, lingma_user
-from kb_pipeline.sandbox.records.lingma_files import FILE_STATES, lingma_file, lingma_files
-from kb_pipeline.sandbox.records.pai import PAI_MAX_RUNNING_TIMES, PAI_STATUSES, pai_job, pai_knowledge_base
-from kb_pipeline.sandbox.records.pai_chunks import chunk_total, pai_chunk
-from kb_pipeline.sandbox.records.qianfan import (
+from kb_pipeline.sandbox.lingma.file_records import FILE_STATES, lingma_file, lingma_files
+from kb_pipeline.sandbox.lingma.records import lingma_knowledge_base, lingma_user
+from kb_pipeline.sandbox.pai_langstudio.chunk_records import chunk_total, pai_chunk
+from kb_pipeline.sandbox.pai_langstudio.records import (
+    PAI_MAX_RUNNING_TIMES,
+    PAI_STATUSES,
+    pai_job,
+    pai_knowledge_base,
+)
+from kb_pipeline.sandbox.qianfan.records import (
     QIANFAN_SOURCES,
     QIANFAN_STATUSES,
     qianfan_document,
     qianfan_knowledge_base,
 )
-from kb_pipeline.sandbox.records.vikingdb import vikingdb_collection, vikingdb_task
-from kb_pipeline.sandbox.records.vikingdb_docs import vikingdb_document, vikingdb_documents
+from kb_pipeline.sandbox.records.common import Record, iso_z
+from kb_pipeline.sandbox.vikingdb.document_records import vikingdb_document, vikingdb_documents
+from kb_pipeline.sandbox.vikingdb.records import vikingdb_collection, vikingdb_task
 
 __all__ = [
     "FILE_STATES",

@@ -321,3 +321,6 @@ class PaiLangStudio(Vendor):
         if offset is None:
             return ""
         return offset if self.settings.pai_next_token == "int" else str(offset)
+
+
+VENDOR = PaiLangStudio

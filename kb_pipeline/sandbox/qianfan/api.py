@@ -245,3 +245,6 @@ class Qianfan(Vendor):
     @staticmethod
     def _repeat(call: Call) -> bool:
         return call.fault is not None and call.fault.kind == "repeat_cursor"
+
+
+VENDOR = Qianfan

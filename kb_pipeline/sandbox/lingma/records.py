@@ -1,14 +1,14 @@
 """Lingma records: knowledge-base objects of ListKnowledgeBases (as its API reference shows them).
 
-A knowledge base's `fileCount` and `size` are those of its files (`records/lingma_files.py`).
+A knowledge base's `fileCount` and `size` are those of its files (`file_records.py`).
 """
 
 from __future__ import annotations
 
 from random import Random
 
+from kb_pipeline.sandbox.lingma.file_records import file_sizes, file_source
 from kb_pipeline.sandbox.records.common import Record, hex_id, human_size
-from kb_pipeline.sandbox.records.lingma_files import file_sizes, file_source
 
 
 def lingma_user(rng: Random) -> Record:

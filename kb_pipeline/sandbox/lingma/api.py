@@ -197,3 +197,6 @@ class Lingma(Vendor):
         if edge == "absent":
             return []
         return [(header, {"same": str(current), "empty": "", "past": str(past)}[edge])]
+
+
+VENDOR = Lingma

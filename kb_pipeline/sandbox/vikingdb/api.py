@@ -256,3 +256,6 @@ class VikingDB(Vendor):
         if data is not None:
             payload["data"] = data
         return json_answer(payload)
+
+
+VENDOR = VikingDB
