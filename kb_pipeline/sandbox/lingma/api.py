@@ -79,7 +79,13 @@ class Lingma(Vendor):
         return {"organization_ids": list(dataset.lingma_organizations)}
 
     def holds(self, operation: str) -> dict[str, list[Record]]:
-        return self.dataset.lingma_organizations if operation == "ListKnowledgeBases" else {}
+        organizations = self.dataset.lingma_organizations
+        if operation == "ListKnowledgeBases":
+            return organizations
+        if operation == "ListKbFiles":
+            files = self.dataset.lingma_files
+            return {kb["id"]: files.get(kb) for kbs in organizations.values() for kb in kbs}
+        return {}
 
     operations = (
         Operation("ListKnowledgeBases", "GET", BASE, "list_knowledge_bases", _cursor),
