@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Progress = Callable[[Page], None]
+StreamDone = Callable[["StreamReport"], None]
 
 PAGES_AHEAD = 16
 """Pages a partition may fetch before the oldest of them is committed."""
@@ -140,12 +143,14 @@ class Engine:
         run_id: str,
         full_refresh: bool = False,
         progress: Progress | None = None,
+        stream_done: StreamDone | None = None,
     ) -> None:
         self.config = config
         self.warehouse = warehouse
         self.run_id = run_id
         self.full_refresh = full_refresh
         self.progress = progress
+        self.stream_done = stream_done
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-writer")
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._window = Window(WINDOW_PAGES, WINDOW_BYTES)
@@ -244,6 +249,7 @@ class Engine:
             if blocked:
                 stream_report.errors.append(f"skipped: {', '.join(blocked)} failed first")
                 failed.add(stream.name)
+                self._done(stream_report)
                 continue
             before = client.stats.snapshot()
             started = time.monotonic()
@@ -256,6 +262,11 @@ class Engine:
             if not stream_report.ok:
                 failed.add(stream.name)
                 log.info("%s failed: %s", stream.name, "; ".join(stream_report.errors))
+            self._done(stream_report)
+
+    def _done(self, report: StreamReport) -> None:
+        if self.stream_done:
+            self.stream_done(report)
 
     async def _run_stream(
         self, source: Source, stream: Stream, settings: Any, client: VendorClient, report: StreamReport
@@ -341,11 +352,112 @@ def extract(
     streams: Iterable[str] | None = None,
     full_refresh: bool = False,
     progress: Progress | None = None,
+    stream_done: StreamDone | None = None,
 ) -> RunReport:
-    """Run the selected streams into an open warehouse and report what each did."""
+    """Run the selected streams into an open warehouse and report what each did (to `stream_done`
+    as soon as each stream is over, from the engine's thread)."""
     selection = select_streams(sources, streams)
-    engine = Engine(config, warehouse, run_id=run_id, full_refresh=full_refresh, progress=progress)
+    engine = Engine(
+        config,
+        warehouse,
+        run_id=run_id,
+        full_refresh=full_refresh,
+        progress=progress,
+        stream_done=stream_done,
+    )
     return asyncio.run(_until_stopped(lambda: engine.run(selection)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Raised:
+    error: BaseException
+
+
+class _Cancel:
+    """Cancels the engine's task from another thread, even if asked before the task has started."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requested = False
+        self._cancel: Callable[[], object] | None = None
+
+    def bind(self) -> None:
+        """Called from inside the task: from now on a request cancels it."""
+        task, loop = asyncio.current_task(), asyncio.get_running_loop()
+        assert task is not None
+        with self._lock:
+            self._cancel = lambda: loop.call_soon_threadsafe(task.cancel)
+            if self._requested:
+                self._cancel()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self._requested = True
+            if self._cancel is not None:
+                self._cancel()
+
+
+POLL_S = 0.2
+"""How often the caller of `extract_stream_by_stream` wakes, so interrupts reach it while it waits."""
+
+
+def extract_stream_by_stream(
+    config: PipelineConfig,
+    warehouse: Warehouse,
+    *,
+    run_id: str,
+    streams: Iterable[str] | None = None,
+    full_refresh: bool = False,
+    progress: Progress | None = None,
+) -> Generator[StreamReport, None, None]:
+    """`extract` in a thread of its own, yielding each stream's report as soon as the stream is over.
+
+    So the caller records a fast stream (its materialization, its checks) while slow ones still
+    wait on their vendors' rate limits, instead of after the slowest. The warehouse's own
+    connection belongs to the engine meanwhile: read through a cursor of its own. If the caller
+    is interrupted while it waits, or closes the generator, the extraction is cancelled and
+    awaited: the last committed page stands, as with a stop request.
+    """
+    finished: queue.SimpleQueue[StreamReport | RunReport | _Raised] = queue.SimpleQueue()
+    cancel = _Cancel()
+
+    async def run(selection: dict[str, list[Stream]]) -> RunReport:
+        cancel.bind()
+        engine = Engine(
+            config,
+            warehouse,
+            run_id=run_id,
+            full_refresh=full_refresh,
+            progress=progress,
+            stream_done=finished.put,
+        )
+        return await engine.run(selection)
+
+    def work() -> None:
+        try:
+            selection = select_streams(None, streams)
+            finished.put(asyncio.run(_until_stopped(lambda: run(selection))))
+        except BaseException as error:
+            finished.put(_Raised(error))
+
+    worker = threading.Thread(target=work, name="extraction", daemon=True)
+    worker.start()
+    try:
+        while True:
+            try:
+                item = finished.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if isinstance(item, StreamReport):
+                yield item
+            elif isinstance(item, _Raised):
+                raise item.error
+            else:
+                return
+    finally:
+        if worker.is_alive():
+            cancel()
+            worker.join()
 
 
 async def _until_stopped(work: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -10,7 +10,8 @@ vendors' messages, while every other stream shows its new materialization.
 import dataclasses
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from typing import Any, get_args
 
 import dagster as dg
@@ -21,7 +22,7 @@ from kb_pipeline.config import PipelineConfig
 from kb_pipeline.defs import checks
 from kb_pipeline.defs.resources import PipelineSettings, WarehouseResource
 from kb_pipeline.defs.streams import STREAM_SPECS, STREAMS, WAREHOUSE_POOL, stream_key
-from kb_pipeline.extract import StreamReport, extract
+from kb_pipeline.extract import StreamReport, extract_stream_by_stream
 from kb_pipeline.http.client import RequestKind
 from kb_pipeline.pages import Page
 from kb_pipeline.warehouse import TableStats, Warehouse
@@ -101,16 +102,16 @@ def _quarantined(report: StreamReport, tables: tuple[str, ...]) -> dict[str, int
 
 
 def _stream_results(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, key: dg.AssetKey, report: StreamReport | None
+    context: dg.AssetExecutionContext, query: checks.Query, key: dg.AssetKey, report: StreamReport | None
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """The materialization and checks of one stream that ran without error (report None: checks only)."""
     source, stream = STREAMS[key]
-    table_rows = {table: checks.live_rows(warehouse.query, table, source.name) for table in stream.tables}
+    table_rows = {table: checks.live_rows(query, table, source.name) for table in stream.tables}
     previous = _previous_row_count(context.instance, key)
     if report is not None:
         yield _materialization(report, table_rows, key)
     yield from checks.evaluate(
-        warehouse.query,
+        query,
         key,
         stream,
         source.name,
@@ -137,17 +138,27 @@ def _failure(reports: list[StreamReport]) -> dg.Failure:
     )
 
 
+def _log_outcome(context: dg.AssetExecutionContext, report: StreamReport) -> None:
+    outcome = "ok" if report.ok else "FAILED: " + "; ".join(report.errors)
+    context.log.info(
+        f"{report.stream}: {report.records} records in {report.pages} pages, {report.requests} requests "
+        f"{report.requests_by_kind}, {report.duration_s:.1f}s, {outcome}"
+    )
+
+
 def _extract(
     context: dg.AssetExecutionContext,
     config: PipelineConfig,
     warehouse: Warehouse,
     streams: list[str],
     full_refresh: bool,
-) -> dict[dg.AssetKey, StreamReport]:
+) -> Generator[dg.MaterializeResult | dg.AssetCheckResult, None, list[StreamReport]]:
+    """Extract `streams`, recording each one's materialization and checks as soon as it is over."""
     context.log.info(f"extracting {', '.join(streams)} ({'full refresh' if full_refresh else 'incremental'})")
     warehouse.start_run(context.run.run_id)
+    reports: list[StreamReport] = []
     try:
-        report = extract(
+        extraction = extract_stream_by_stream(
             config,
             warehouse,
             run_id=context.run.run_id,
@@ -155,6 +166,12 @@ def _extract(
             full_refresh=full_refresh,
             progress=_log_page,
         )
+        with warehouse.reading_cursor() as query, closing(extraction):
+            for report in extraction:
+                reports.append(report)
+                _log_outcome(context, report)
+                if report.ok:
+                    yield from _stream_results(context, query, stream_key(report.stream), report)
     except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError) as stop:
         # stopped by a signal or from the UI: the last committed page stands; Dagster marks the
         # run canceled (so no automatic retry starts it again) and the next run resumes
@@ -167,17 +184,10 @@ def _extract(
         raise
     warehouse.finish_run(
         context.run.run_id,
-        "succeeded" if report.ok and not any(r.failed_partitions for r in report.streams) else "failed",
-        {r.stream: {"records": r.records, "errors": r.errors} for r in report.streams},
+        "succeeded" if all(r.ok and not r.failed_partitions for r in reports) else "failed",
+        {r.stream: {"records": r.records, "errors": r.errors} for r in reports},
     )
-    for r in report.streams:
-        outcome = "ok" if r.ok else "FAILED: " + "; ".join(r.errors)
-        context.log.info(
-            f"{r.stream}: {r.records} records in {r.pages} pages, {r.requests} requests "
-            f"{r.requests_by_kind}, "
-            f"{r.duration_s:.1f}s, {outcome}"
-        )
-    return {stream_key(r.stream): r for r in report.streams}
+    return reports
 
 
 @dg.multi_asset(
@@ -204,11 +214,13 @@ def extract_streams(
     if skipped := [key.to_user_string() for key in wanted if key not in configured]:
         context.log.info(f"source not in the configuration, not materialized: {', '.join(skipped)}")
     streams = [STREAMS[key][1].name for key in configured if key in context.selected_asset_keys]
+    reports: list[StreamReport] = []
     with warehouse.open() as store:
-        reports = _extract(context, pipeline, store, streams, config.full_refresh) if streams else {}
-        for key in configured:
-            report = reports.get(key)
-            if report is None or report.ok:
-                yield from _stream_results(context, store, key, report)
-    if any(not report.ok or report.failed_partitions for report in reports.values()):
-        raise _failure(list(reports.values()))
+        if streams:
+            reports = yield from _extract(context, pipeline, store, streams, config.full_refresh)
+        extracted = {stream_key(report.stream) for report in reports}
+        for key in configured:  # asked for their checks only
+            if key not in extracted:
+                yield from _stream_results(context, store.query, key, None)
+    if any(not report.ok or report.failed_partitions for report in reports):
+        raise _failure(reports)

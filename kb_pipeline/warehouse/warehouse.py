@@ -10,7 +10,7 @@ fixed costs of a transaction and of each merge statement once instead of once pe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
@@ -286,8 +286,20 @@ class Warehouse:
 
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pyarrow.Table:
         """Run SQL and return its result as an Arrow table (empty for statements without one)."""
-        relation = self._con.sql(sql, params=params)
-        return pyarrow.table({}) if relation is None else relation.to_arrow_table()
+        return _arrow(self._con, sql, params)
+
+    @contextmanager
+    def reading_cursor(self) -> Iterator[Callable[..., pyarrow.Table]]:
+        """`query` on a cursor of its own, for a thread reading while another one loads.
+
+        A DuckDB connection serves one thread at a time; a cursor is a second connection to the
+        same database, reading what has been committed.
+        """
+        cursor = self._con.cursor()
+        try:
+            yield lambda sql, params=None: _arrow(cursor, sql, params)
+        finally:
+            cursor.close()
 
     def table_counts(self) -> dict[str, int]:
         """Rows in each table of the contract, and in `_kb.quarantine`."""
@@ -298,6 +310,13 @@ class Warehouse:
     def export_feeds(self, names: list[str] | None = None) -> list[Feed]:
         """Bring `feeds/<name>.parquet` up to date for every table and view of `main` (or just `names`)."""
         return export(self._con, self.feeds_dir, names)
+
+
+def _arrow(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None
+) -> pyarrow.Table:
+    relation = con.sql(sql, params=params)
+    return pyarrow.table({}) if relation is None else relation.to_arrow_table()
 
 
 def read_only_query(

@@ -1,0 +1,63 @@
+"""Extraction in a thread of its own hands over each stream as soon as it is over, and stops when
+its caller does: a fast vendor is recorded while a slow one still waits, and walking away leaves
+only committed pages behind."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from kb_pipeline.config import load_config
+from kb_pipeline.extract import extract_stream_by_stream
+from kb_pipeline.sandbox import SandboxServer
+from kb_pipeline.warehouse import Warehouse
+from tests.pipeline.conftest import configure, rows
+
+SLOW_S = 2.5
+
+
+def slow_vikingdb(server: SandboxServer, answers: int) -> None:
+    server.control.add_fault("vikingdb", "slow", count=answers, delay=SLOW_S)
+
+
+def test_each_stream_is_handed_over_when_it_ends_not_with_the_slowest(tmp_path: Path) -> None:
+    with SandboxServer(seed=11, scale=0.05, qps=None) as server:
+        slow_vikingdb(server, answers=3)
+        config = load_config(configure(server, tmp_path / "data"))
+        arrivals: dict[str, float] = {}
+        with Warehouse(config.data_dir) as warehouse:
+            started = time.monotonic()
+            for report in extract_stream_by_stream(config, warehouse, run_id="r"):
+                assert report.ok, report.errors
+                arrivals[report.stream] = time.monotonic() - started
+                with warehouse.reading_cursor() as query:  # the stream's rows are committed by now
+                    (count,) = query(
+                        "SELECT count(*) AS n FROM knowledge_bases WHERE source = 'lingma'"
+                    ).column("n")
+                if report.stream == "lingma.knowledge_bases":
+                    assert count.as_py() == sum(map(len, server.dataset.lingma_organizations.values()))
+    assert set(arrivals) >= {"lingma.knowledge_bases", "vikingdb.collections", "vikingdb.tasks"}
+    slowest = max(arrivals["vikingdb.collections"], arrivals["vikingdb.tasks"])
+    assert slowest >= 2 * SLOW_S
+    assert arrivals["lingma.knowledge_bases"] < slowest - SLOW_S
+
+
+def test_leaving_early_cancels_the_rest_and_keeps_what_was_committed(tmp_path: Path) -> None:
+    with SandboxServer(seed=11, scale=0.05, qps=None) as server:
+        slow_vikingdb(server, answers=1000)  # vikingdb would take many minutes
+        config = load_config(configure(server, tmp_path / "data"))
+        with Warehouse(config.data_dir) as warehouse:
+            extraction = extract_stream_by_stream(config, warehouse, run_id="r")
+            first = next(extraction)
+            left = time.monotonic()
+            extraction.close()
+            stopped_s = time.monotonic() - left
+            assert not any(thread.name == "extraction" for thread in threading.enumerate())
+            assert first.stream != "vikingdb.tasks"
+    assert stopped_s < 10 * SLOW_S
+    # the stream handed over is whole: a committed cursor for each of its partitions
+    (done,) = rows(
+        config.data_dir, f"SELECT count(*) AS n FROM _kb.stream_state WHERE stream = '{first.stream}'"
+    )
+    assert done["n"] == first.partitions
