@@ -11,7 +11,6 @@ its last committed page and publishes nothing.
 from __future__ import annotations
 
 import enum
-import logging
 import os
 import threading
 import time
@@ -29,7 +28,13 @@ from rich.table import Table
 from kb_pipeline import stopping
 from kb_pipeline.config import CONFIG_ENV_VAR, load_config
 from kb_pipeline.defs import ASSETS, settings
-from kb_pipeline.defs.extraction import EXTRACTION_OP, REQUEST_KINDS, ExtractionConfig, progress_log
+from kb_pipeline.defs.extraction import (
+    EXTRACTION_OP,
+    REQUEST_KINDS,
+    ExtractionConfig,
+    PageCommitted,
+    ignore_pages,
+)
 from kb_pipeline.defs.publishing import PUBLISHED_KEYS, REPORT_KEY
 from kb_pipeline.defs.resources import WarehouseResource
 from kb_pipeline.defs.streams import STREAMS, WAREHOUSE_POOL, stream_key
@@ -53,31 +58,26 @@ class Outcome(enum.Enum):
     INTERRUPTED = "interrupted"
 
 
-class _PageTally(logging.Handler):
-    """Counts committed pages and records per stream, from the extraction's per-page log records."""
+class _PageTally:
+    """Counts committed pages and records per stream: the extraction's `page_progress`."""
 
     def __init__(self, streams: list[str]) -> None:
-        super().__init__(logging.DEBUG)
         self.pages: dict[str, int] = dict.fromkeys(streams, 0)
         self.records: dict[str, int] = defaultdict(int)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        page: Page | None = getattr(record, "page", None)
-        if page is not None:
-            self.pages[page.stream] = self.pages.get(page.stream, 0) + 1
-            self.records[page.stream] += len(page.records)
+    def committed(self, page: Page) -> None:
+        self.pages[page.stream] = self.pages.get(page.stream, 0) + 1
+        self.records[page.stream] += len(page.records)
 
     def lines(self) -> list[str]:
         return [f"{s:<24} {n:>6,} pages {self.records[s]:>9,} records" for s, n in self.pages.items()]
 
 
 @contextmanager
-def _page_progress(console: Console, streams: list[str]) -> Iterator[None]:
-    """Progress while extracting: a live status on a terminal, else lines every PROGRESS_EVERY_S."""
-    tally, level, propagate = _PageTally(streams), progress_log.level, progress_log.propagate
-    progress_log.addHandler(tally)
-    progress_log.setLevel(logging.DEBUG)
-    progress_log.propagate = False  # shown as progress, not as log lines
+def _page_progress(console: Console, streams: list[str]) -> Iterator[PageCommitted]:
+    """Progress while extracting: a live status on a terminal, else lines every PROGRESS_EVERY_S,
+    from the pages reported to the callback this yields."""
+    tally = _PageTally(streams)
     finished = threading.Event()
 
     def show(status: Status | None) -> None:
@@ -90,19 +90,14 @@ def _page_progress(console: Console, streams: list[str]) -> Iterator[None]:
                 elapsed = time.monotonic() - started
                 console.print(f"extracting ({elapsed:.0f} s): {line}", highlight=False, soft_wrap=True)
 
-    try:
-        with console.status("extracting …") if console.is_terminal else nullcontext() as status:
-            reporter = threading.Thread(target=show, args=(status,), name="progress", daemon=True)
-            reporter.start()
-            try:
-                yield
-            finally:
-                finished.set()
-                reporter.join()
-    finally:
-        progress_log.removeHandler(tally)
-        progress_log.setLevel(level)
-        progress_log.propagate = propagate
+    with console.status("extracting …") if console.is_terminal else nullcontext() as status:
+        reporter = threading.Thread(target=show, args=(status,), name="progress", daemon=True)
+        reporter.start()
+        try:
+            yield tally.committed
+        finally:
+            finished.set()
+            reporter.join()
 
 
 def _instance() -> dg.DagsterInstance:
@@ -231,6 +226,7 @@ def _materialize(
     selection: list[dg.AssetKey],
     run_config: dg.RunConfig,
     lock_timeout_s: float,
+    page_progress: PageCommitted = ignore_pages,
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         ASSETS,
@@ -240,6 +236,7 @@ def _materialize(
         resources={
             "settings": settings,
             "warehouse": WarehouseResource(settings=settings, lock_timeout_s=lock_timeout_s),
+            "page_progress": page_progress,
         },
         tags=owner_tags(),
         raise_on_error=False,
@@ -284,8 +281,8 @@ def materialize_all(
                 highlight=False,
             )
             return Outcome.FAILED
-        with _page_progress(console, [STREAMS[key][1].name for key in wanted]):
-            extraction = _materialize(instance, wanted, extraction_config, lock_timeout_s)
+        with _page_progress(console, [STREAMS[key][1].name for key in wanted]) as page_progress:
+            extraction = _materialize(instance, wanted, extraction_config, lock_timeout_s, page_progress)
         if stopping.requested() is not None:
             return Outcome.INTERRUPTED
         print_table(console, _stream_table(extraction, wanted))

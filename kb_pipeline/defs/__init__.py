@@ -9,14 +9,18 @@ import dagster as dg
 
 from kb_pipeline.config import CONFIG_ENV_VAR
 from kb_pipeline.defs.automation import JOBS, SCHEDULES, SENSORS
-from kb_pipeline.defs.extraction import extract_streams
+from kb_pipeline.defs.extraction import extract_streams, ignore_pages
 from kb_pipeline.defs.publishing import PUBLISHED
 from kb_pipeline.defs.resources import PipelineSettings, WarehouseResource
 
 ASSETS = [extract_streams, *PUBLISHED]
 
 settings = PipelineSettings(config_file=dg.EnvVar(CONFIG_ENV_VAR))
-RESOURCES = {"settings": settings, "warehouse": WarehouseResource(settings=settings)}
+RESOURCES = {
+    "settings": settings,
+    "warehouse": WarehouseResource(settings=settings),
+    "page_progress": ignore_pages,
+}
 
 defs = dg.Definitions(
     assets=ASSETS,

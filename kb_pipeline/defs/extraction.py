@@ -9,8 +9,7 @@ vendors' messages, while every other stream shows its new materialization.
 
 import dataclasses
 import json
-import logging
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from typing import Any, get_args
 
@@ -35,24 +34,19 @@ ROW_KINDS = [field.name for field in dataclasses.fields(TableStats)]
 """Row counters (received, inserted, updated, deleted, quarantined, ...) shown for every table,
 zeros included, so the UI can plot them run after run."""
 
-progress_log = logging.getLogger("kb_pipeline.progress")
-"""One DEBUG record per committed page (`extra={"page": page}`), for whoever runs the graph to show."""
+PageCommitted = Callable[[Page], None]
+"""The `page_progress` resource: told of each page as it commits (from the engine's writer thread)."""
+
+
+def ignore_pages(page: Page) -> None:
+    """The definitions' `page_progress`: the UI follows a run through its events, not page by page;
+    `kb-pipeline run` passes its live figures instead."""
 
 
 class ExtractionConfig(dg.Config):
     full_refresh: bool = Field(
         default=False,
         description="re-read every listing in full: status changes everywhere, vanished records marked deleted",
-    )
-
-
-def _log_page(page: Page) -> None:
-    progress_log.debug(
-        "%s %s: page committed, %d records",
-        page.stream,
-        page.partition,
-        len(page.records),
-        extra={"page": page},
     )
 
 
@@ -152,6 +146,7 @@ def _extract(
     warehouse: Warehouse,
     streams: list[str],
     full_refresh: bool,
+    page_progress: PageCommitted,
 ) -> Generator[dg.MaterializeResult | dg.AssetCheckResult, None, list[StreamReport]]:
     """Extract `streams`, recording each one's materialization and checks as soon as it is over."""
     context.log.info(f"extracting {', '.join(streams)} ({'full refresh' if full_refresh else 'incremental'})")
@@ -164,7 +159,7 @@ def _extract(
             run_id=context.run.run_id,
             streams=streams,
             full_refresh=full_refresh,
-            progress=_log_page,
+            progress=page_progress,
         )
         with warehouse.reading_cursor() as query, closing(extraction):
             for report in extraction:
@@ -203,6 +198,7 @@ def extract_streams(
     config: ExtractionConfig,
     settings: PipelineSettings,
     warehouse: WarehouseResource,
+    page_progress: dg.ResourceParam[PageCommitted],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     pipeline = settings.load()
     enabled = pipeline.sources.enabled()
@@ -217,7 +213,9 @@ def extract_streams(
     reports: list[StreamReport] = []
     with warehouse.open() as store:
         if streams:
-            reports = yield from _extract(context, pipeline, store, streams, config.full_refresh)
+            reports = yield from _extract(
+                context, pipeline, store, streams, config.full_refresh, page_progress
+            )
         extracted = {stream_key(report.stream) for report in reports}
         for key in configured:  # asked for their checks only
             if key not in extracted:

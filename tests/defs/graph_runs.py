@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from kb_pipeline.defs import ASSETS
+from kb_pipeline.defs.extraction import ignore_pages
 from kb_pipeline.defs.publishing import PUBLISHED_KEYS
 from kb_pipeline.defs.resources import PipelineSettings, WarehouseResource
 from kb_pipeline.defs.streams import STREAMS
@@ -19,7 +20,11 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 def resources_for(config_file: Path) -> dict[str, dg.ConfigurableResource]:
     settings = PipelineSettings(config_file=str(config_file))
-    return {"settings": settings, "warehouse": WarehouseResource(settings=settings)}
+    return {
+        "settings": settings,
+        "warehouse": WarehouseResource(settings=settings),
+        "page_progress": ignore_pages,
+    }
 
 
 def run(
