@@ -2,8 +2,8 @@
 
 Sources run concurrently; inside a source, streams run in dependency order (discovery first) and
 each stream's partitions (knowledge bases, organizations) run a few at a time under the source's
-rate limit. Every warehouse call (normalize, land, merge, cursor) goes through one writer thread,
-so DuckDB sees a single writer. Fetching runs ahead of committing by a few pages per partition,
+rate limit. Each page is normalized by its stream as it arrives; every warehouse call (validate,
+land, merge, cursor) goes through one writer thread, so DuckDB sees a single writer. Fetching runs ahead of committing by a few pages per partition,
 and the writer commits whatever pages are waiting in one transaction, so the fixed cost of a
 transaction is shared by many small pages. A failing source or stream is reported and the
 others go on. A run stopped (`kb_pipeline.stopping`, or Dagster interrupting its step) drops the
@@ -30,7 +30,7 @@ from kb_pipeline import stopping
 from kb_pipeline.config import PipelineConfig
 from kb_pipeline.http.client import VendorClient, create_http_client
 from kb_pipeline.http.errors import ApiError, AuthError, NotFoundError
-from kb_pipeline.pages import Page
+from kb_pipeline.pages import NormalizedPage, Page
 from kb_pipeline.sources import SOURCES, Source, Stream, select_streams
 from kb_pipeline.sources.base import StreamContext
 from kb_pipeline.warehouse import Warehouse
@@ -81,15 +81,14 @@ class Window:
 
 @dataclass
 class _Pending:
-    stream: Stream
-    page: Page
+    normalized: NormalizedPage
     report: StreamReport
     done: asyncio.Future[None]
     size: int
 
     @property
     def key(self) -> tuple[str, str]:
-        return self.page.stream, self.page.partition
+        return self.normalized.page.stream, self.normalized.page.partition
 
 
 @dataclass
@@ -227,9 +226,9 @@ class Engine:
         return True
 
     def _commit(self, batch: list[_Pending]) -> None:
-        stats = self.warehouse.load_pages([(p.page, p.stream.normalize(p.page)) for p in batch])
+        stats = self.warehouse.load_pages([pending.normalized for pending in batch])
         for pending, page_stats in zip(batch, stats, strict=True):
-            report, page = pending.report, pending.page
+            report, page = pending.report, pending.normalized.page
             report.pages += 1
             report.records += len(page.records)
             report.add_rows(page_stats.by_table())
@@ -319,12 +318,13 @@ class Engine:
             async for page in stream.extract(ctx, partition):
                 while len(in_flight) >= PAGES_AHEAD:
                     await in_flight.popleft()
+                normalized = NormalizedPage(page, stream.normalize(page))
                 size = page_bytes(page)
                 await self._window.enter(size)
                 done = loop.create_future()
                 done.add_done_callback(lambda _, size=size: self._window.leave(size))
                 in_flight.append(done)
-                self._queue.put_nowait(_Pending(stream, page, report, done, size))
+                self._queue.put_nowait(_Pending(normalized, report, done, size))
         except asyncio.CancelledError:
             for done in in_flight:  # the run is stopping: pages not yet committed are dropped
                 done.cancel()

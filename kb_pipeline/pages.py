@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 Record = dict[str, Any]
 TableRows = dict[str, list[Record]]
@@ -54,3 +54,14 @@ class RunningWindow:
 
     oldest_created: datetime
     jobs: int
+
+
+class NormalizedPage(NamedTuple):
+    """A page with the rows its vendor's normalizer made of it: what the warehouse loads.
+
+    Normalized once, by the stream that fetched it, before it queues for the writer; the
+    warehouse then validates the rows, lands the page raw, merges and records its cursor.
+    """
+
+    page: Page
+    rows: TableRows

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kb_pipeline.pages import Page, TableRows
+from kb_pipeline.pages import NormalizedPage, Page, TableRows
 from kb_pipeline.vendors import SOURCE_NAMES
 from kb_pipeline.warehouse.batches import Batch, prepare
 from kb_pipeline.warehouse.merge import parent_table
@@ -62,7 +62,7 @@ def check_page(page: Page, rows: TableRows) -> None:
         )
 
 
-def prepare_load(items: Sequence[tuple[Page, TableRows]]) -> Load:
+def prepare_load(items: Sequence[NormalizedPage]) -> Load:
     """Check every page, then type and validate each table's rows of all pages at once."""
     for page, rows in items:
         check_page(page, rows)

@@ -20,7 +20,7 @@ from typing import Any, Self
 import duckdb
 import pyarrow
 
-from kb_pipeline.pages import Page, TableRows
+from kb_pipeline.pages import NormalizedPage, Page, TableRows
 from kb_pipeline.warehouse import state
 from kb_pipeline.warehouse.connection import connect
 from kb_pipeline.warehouse.errors import WarehouseSchemaError
@@ -143,11 +143,9 @@ class Warehouse:
         transaction; on failure nothing changes and the raw file is removed.
         `land_raw=False` skips raw landing (for pages read back from raw).
         """
-        return self.load_pages([(page, rows)], land_raw=land_raw)[0]
+        return self.load_pages([NormalizedPage(page, rows)], land_raw=land_raw)[0]
 
-    def load_pages(
-        self, items: Sequence[tuple[Page, TableRows]], *, land_raw: bool = True
-    ) -> list[LoadStats]:
+    def load_pages(self, items: Sequence[NormalizedPage], *, land_raw: bool = True) -> list[LoadStats]:
         """Load several pages, in the order given, in one transaction; returns each page's figures.
 
         The tables end as if each page had gone through `load_page` in turn: for a key given by
@@ -242,7 +240,7 @@ class Warehouse:
 
     def rebuild(
         self,
-        pages: Iterable[tuple[Page, TableRows]],
+        pages: Iterable[NormalizedPage],
         *,
         land_raw: bool = False,
         pages_per_load: int = REBUILD_PAGES_PER_LOAD,
