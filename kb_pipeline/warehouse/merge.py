@@ -8,7 +8,8 @@ appends the caller has already chosen the one row per key that is written.
 The tables carry no PRIMARY KEY or other index: DuckDB's ART indexes cost memory in proportion
 to the table, which a run's fixed memory limit cannot hold on a large tenant (BENCHMARKS.md,
 "Memory of a whole run"). Stored rows are found by hash joins instead, built on the load's rows
-and probed by one scan of the table (DuckDB pushes the build side's key range into that scan);
+and probed by one scan of the table's key columns (the wide columns of the rows found are read
+afterwards, by rowid);
 where a statement would otherwise read whole tables (the status history's window, the children's
 delete), the table's lookup column restricts it first (see `_stored`). Key uniqueness is kept by
 the merge, and the `<table>_unique_key` checks verify it.
@@ -136,11 +137,16 @@ def _current_sql(name: str) -> tuple[str, str, str]:
     payload = table.payload_columns
     others = [c for c in payload if c not in table.key]
     changed = " OR ".join(f"{_incoming_value(table, c)} IS DISTINCT FROM t.{_q(c)}" for c in others)
+    # the key columns find the stored rows; only those rows' payload is then read (by rowid)
     classify = f"""
+        WITH matched AS MATERIALIZED (
+            SELECT t.rowid AS _rowid FROM {INCOMING} AS s JOIN {_q(name)} AS t ON {_equal(table.key, "s", "t")}
+        )
         SELECT s.{PAGE_COLUMN}, count(*) FILTER (WHERE t._stored IS NULL),
                count(*) FILTER (WHERE t._stored AND ({changed} OR t.deleted_at IS NOT NULL))
         FROM {INCOMING} AS s LEFT JOIN (
             SELECT {_columns(payload)}, deleted_at, true AS _stored FROM {_q(name)}
+            WHERE rowid IN (SELECT _rowid FROM matched)
         ) AS t ON {_equal(table.key, "s", "t")}
         GROUP BY s.{PAGE_COLUMN}"""
     update = f"""
