@@ -40,7 +40,12 @@ PHASES = ("imports", "extraction", "checks", "marts", "feeds", "report", "summar
 
 @dataclass
 class TreeSampler:
-    """Samples the summed RSS of a process and all its descendants until it exits."""
+    """Samples the summed RSS of a process and all its descendants until it exits.
+
+    A child forked but not yet running its own program (same command line as its parent, as
+    `subprocess` leaves it for a moment before exec) shares its parent's pages, and its RSS is
+    the parent's: it is left out, or one sample would count the parent's memory twice.
+    """
 
     pid: int
     interval: float
@@ -54,7 +59,8 @@ class TreeSampler:
                 rss = 0
                 for process in tree:
                     with contextlib.suppress(psutil.NoSuchProcess):
-                        rss += process.memory_info().rss
+                        if process is root or not _forked_only(process):
+                            rss += process.memory_info().rss
             except psutil.NoSuchProcess:
                 return
             if root.status() == psutil.STATUS_ZOMBIE:
@@ -64,6 +70,12 @@ class TreeSampler:
 
     def peak(self, start: float = 0.0, end: float = float("inf")) -> int:
         return max((rss for at, rss in self.samples if start <= at <= end), default=0)
+
+
+def _forked_only(process: psutil.Process) -> bool:
+    """True for a child that has not exec'd yet: it runs its parent's command line."""
+    parent = process.parent()
+    return parent is not None and process.cmdline() == parent.cmdline()
 
 
 def phase_windows(dagster_home: Path, started: float, ended: float) -> dict[str, tuple[float, float]]:

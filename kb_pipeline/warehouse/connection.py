@@ -21,11 +21,11 @@ log = logging.getLogger(__name__)
 _HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
 
 
-MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT = "128MB"
 """DuckDB's own cap (its buffer cache would otherwise grow with the file, up to 80% of RAM); larger
-work spills to temporary files. Lower limits were tried and failed on large tenants: 64 MB ran out
-of memory in merges and report queries at 100,000 documents, 128 MB in a merge at about 256,000
-(see BENCHMARKS.md)."""
+work spills to temporary files. With the tables' ART indexes gone (`migrations`), nothing DuckDB
+cannot evict grows with the tables, so a large tenant fits in a small cap; 128 MB carried a
+400,000-document run (see BENCHMARKS.md, "Memory of a whole run")."""
 
 
 # pyarrow's default pool (jemalloc) keeps the memory of every freed batch for reuse, so the writer's

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import pyarrow as pa
+import pyarrow.compute
 
 from kb_pipeline.pages import RunningWindow
 
@@ -46,16 +47,18 @@ class KnownSnapshot:
         ).to_pylist()
         for row in kb_rows:
             kbs[row["source"]].append((row["kb_id"], row["scope_id"]))
-        jobs: dict[str, dict[str, str | None]] = defaultdict(dict)
-        for row in warehouse.query(
-            "SELECT source, job_id, status FROM jobs ORDER BY source, job_id"
-        ).to_pylist():
-            jobs[row["source"]][row["job_id"]] = row["status"]
+        jobs: dict[str, dict[str, str | None]] = {}
+        stored = warehouse.query("SELECT source, job_id, status FROM jobs ORDER BY source, job_id")
+        # column by column: a dict per row would cost several times the ids themselves
+        for source in stored.column("source").unique().to_pylist():
+            of_source = stored.filter(pa.compute.equal(stored.column("source"), source))
+            ids, statuses = of_source.column("job_id").to_pylist(), of_source.column("status").to_pylist()
+            jobs[source] = dict(zip(ids, statuses, strict=True))
         windows = {
             (row["source"], row["kb_id"]): RunningWindow(row["oldest_created"], row["jobs"])
             for row in warehouse.query(_RUNNING_WINDOWS).to_pylist()
         }
-        return cls(dict(kbs), dict(jobs), windows)
+        return cls(dict(kbs), jobs, windows)
 
     def knowledge_base_ids(self, source: str, scope_id: str | None = None) -> list[str]:
         """Live knowledge bases, oldest first (as a listing in creation order has them)."""

@@ -3,15 +3,22 @@
 Every statement reads its rows from an Arrow table registered as ``_incoming`` (no row-by-row
 INSERTs) that carries, besides the payload, each row's page position (`PAGE_COLUMN`) and fetch
 time (`SEEN`), so every figure goes back to the page it belongs to. For upserts, replacements and
-appends the caller has already chosen the one row per key that is written. Stored rows are looked
-up through the table's lookup column (see `_stored`): by its index for a few keys, by one scan of
-that column for many.
+appends the caller has already chosen the one row per key that is written.
+
+The tables carry no PRIMARY KEY or other index: DuckDB's ART indexes cost memory in proportion
+to the table, which a run's fixed memory limit cannot hold on a large tenant (BENCHMARKS.md,
+"Memory of a whole run"). Stored rows are found by hash joins instead, built on the load's rows
+and probed by one scan of the table's key columns (the wide columns of the rows found are read
+afterwards, by rowid);
+where a statement would otherwise read whole tables (the status history's window, the children's
+delete), the table's lookup column restricts it first (see `_stored`). Key uniqueness is kept by
+the merge, and the `<table>_unique_key` checks verify it.
 
 - current: classify each row (new / payload changed / unchanged) against what is stored, then
-  upsert by key, keeping first_seen_at; last_seen_at becomes the row's fetch time and a row seen
-  again loses its deleted_at.
+  update the stored keys and insert the others (an anti-join), keeping first_seen_at;
+  last_seen_at becomes the row's fetch time and a row seen again loses its deleted_at.
 - children: every stored child of each parent named is replaced by the incoming children.
-- history: append, skipping keys already stored (re-loading a page changes nothing).
+- history: append, skipping keys already stored (an anti-join; re-loading a page changes nothing).
 - status history (derived): each sighting of a tracked row that is new, or whose tracked columns
   differ from the sighting before it (stored, or on an earlier page of the load), appends one
   observation, before the tracked table is upserted.
@@ -43,10 +50,10 @@ SEEN = "_seen"
 FIRST_SEEN = "_first_seen"
 """The fetch time of the first page of the load that had the row's key."""
 
-INDEX_LOOKUP_LIMIT = 200
-"""Up to this many keys, stored rows are found through the lookup index (an ``IN`` list of
-constants, whose planning costs grow with every key); past it, one scan of the lookup column
-joined with the incoming keys is cheaper."""
+CONSTANT_LOOKUP_LIMIT = 200
+"""Up to this many keys, stored rows are restricted by an ``IN`` list of constants (a filter
+DuckDB applies inside the scan, whose planning cost grows with every key); past it, by a semi-join
+of the lookup column with the incoming keys."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +77,7 @@ STATUS_HISTORIES = (
 
 
 def lookup_column(table: Table) -> str:
-    """The key column whose single-column index serves a load's lookups (the most selective one)."""
+    """The key column that restricts a load's lookups first (the most selective one)."""
     return (table.parent_key or table.key)[-1]
 
 
@@ -104,7 +111,7 @@ def _equal(names: tuple[str, ...], left: str, right: str) -> str:
 def _stored(column: str, rows: pyarrow.Table, view: str) -> str:
     """A predicate on `column` that keeps the stored rows whose value `rows` (registered as `view`) has."""
     values = pyarrow.compute.unique(rows.column(column))
-    if len(values) > INDEX_LOOKUP_LIMIT:
+    if len(values) > CONSTANT_LOOKUP_LIMIT:
         return f"{_q(column)} IN (SELECT {_q(column)} FROM {view})"
     listed = ", ".join("'" + value.replace("'", "''") + "'" for value in values.to_pylist())
     return f"{_q(column)} IN ({listed})"
@@ -125,26 +132,35 @@ def _pages_of(returned: pyarrow.Table, rows: pyarrow.Table, key: list[str]) -> l
 
 
 @cache
-def _current_sql(name: str) -> tuple[str, str]:
+def _current_sql(name: str) -> tuple[str, str, str]:
     table = TABLES[name]
     payload = table.payload_columns
     others = [c for c in payload if c not in table.key]
     changed = " OR ".join(f"{_incoming_value(table, c)} IS DISTINCT FROM t.{_q(c)}" for c in others)
+    # the key columns find the stored rows; only those rows' payload is then read (by rowid)
     classify = f"""
+        WITH matched AS MATERIALIZED (
+            SELECT t.rowid AS _rowid FROM {INCOMING} AS s JOIN {_q(name)} AS t ON {_equal(table.key, "s", "t")}
+        )
         SELECT s.{PAGE_COLUMN}, count(*) FILTER (WHERE t._stored IS NULL),
                count(*) FILTER (WHERE t._stored AND ({changed} OR t.deleted_at IS NOT NULL))
         FROM {INCOMING} AS s LEFT JOIN (
-            SELECT {_columns(payload)}, deleted_at, true AS _stored FROM {_q(name)} WHERE {{stored}}
+            SELECT {_columns(payload)}, deleted_at, true AS _stored FROM {_q(name)}
+            WHERE rowid IN (SELECT _rowid FROM matched)
         ) AS t ON {_equal(table.key, "s", "t")}
         GROUP BY s.{PAGE_COLUMN}"""
-    upsert = f"""
+    update = f"""
+        UPDATE {_q(name)} AS t SET
+            {", ".join(f"{_q(c)} = {_incoming_value(table, c)}" for c in others)},
+            last_seen_at = s.{SEEN}, deleted_at = NULL
+        FROM {INCOMING} AS s
+        WHERE {_equal(table.key, "t", "s")}"""
+    insert = f"""
         INSERT INTO {_q(name)} ({_columns(payload)}, first_seen_at, last_seen_at, deleted_at)
         SELECT {", ".join(_incoming_value(table, c) for c in payload)}, s.{FIRST_SEEN}, s.{SEEN}, NULL
         FROM {INCOMING} AS s
-        ON CONFLICT ({_columns(table.key)}) DO UPDATE SET
-            {", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in others)},
-            last_seen_at = excluded.last_seen_at, deleted_at = NULL"""
-    return classify, upsert
+        WHERE NOT EXISTS (SELECT 1 FROM {_q(name)} AS t WHERE {_equal(table.key, "t", "s")})"""
+    return classify, update, insert
 
 
 def merge_current(
@@ -154,10 +170,10 @@ def merge_current(
 
     `incoming` (registered as ``_incoming``) carries `SEEN` and `FIRST_SEEN` besides the payload.
     """
-    classify, upsert = _current_sql(table.name)
-    sql = classify.replace("{stored}", _stored(lookup_column(table), incoming, INCOMING))
-    counts = {page: (new, changed) for page, new, changed in con.execute(sql).fetchall()}
-    con.execute(upsert).fetchall()
+    classify, update, insert = _current_sql(table.name)
+    counts = {page: (new, changed) for page, new, changed in con.execute(classify).fetchall()}
+    con.execute(update).fetchall()
+    con.execute(insert).fetchall()
     rows = per_page(incoming.column(PAGE_COLUMN).to_pylist(), pages)
     figures = []
     for page in range(pages):
@@ -201,12 +217,8 @@ def derive_status_history(
     if observed.num_rows == 0:
         return [0] * pages
     key = [*tracked.key, rule.observed_column]
-    columns = _columns([*key, *rule.columns])
     with registered(con, OBSERVED, observed):
-        inserted = con.sql(
-            f"""INSERT INTO {_q(rule.history)} ({columns}) SELECT {columns} FROM {OBSERVED}
-                ON CONFLICT DO NOTHING RETURNING {_columns(key)}"""
-        ).to_arrow_table()
+        inserted = con.sql(_append_sql(TABLES[rule.history], OBSERVED)).to_arrow_table()
     return per_page(_pages_of(inserted, observed, key), pages)
 
 
@@ -243,15 +255,20 @@ def replace_children(
     return [TableStats(inserted=written[page], removed=gone[page]) for page in range(pages)]
 
 
+def _append_sql(table: Table, view: str) -> str:
+    """Insert the rows of `view` (one per key) whose key is not stored yet, returning their keys."""
+    columns = _columns(table.payload_columns)
+    return f"""
+        INSERT INTO {_q(table.name)} ({columns}) SELECT {columns} FROM {view} AS s
+        WHERE NOT EXISTS (SELECT 1 FROM {_q(table.name)} AS t WHERE {_equal(table.key, "t", "s")})
+        RETURNING {_columns(table.key)}"""
+
+
 def append_history(
     con: duckdb.DuckDBPyConnection, table: Table, incoming: pyarrow.Table, pages: int
 ) -> list[int]:
     """Append rows whose key is not stored yet (`incoming` registered as ``_incoming``); per page, how many."""
-    columns = _columns(table.payload_columns)
-    inserted = con.sql(
-        f"""INSERT INTO {_q(table.name)} ({columns}) SELECT {columns} FROM {INCOMING}
-            ON CONFLICT DO NOTHING RETURNING {_columns(table.key)}"""
-    ).to_arrow_table()
+    inserted = con.sql(_append_sql(table, INCOMING)).to_arrow_table()
     return per_page(_pages_of(inserted, incoming, list(table.key)), pages)
 
 

@@ -6,9 +6,10 @@ its row in `_kb.schema_migrations`. A change to the table contract (`tables.py`)
 migration appended here (for instance ``ALTER TABLE ... ADD COLUMN``); a test checks that the
 migrated schema equals the contract.
 
-Besides each table's PRIMARY KEY, every merged table gets an index on one selective key column
-(`merge.lookup_column`): DuckDB uses a single-column index for ``IN (...)`` lists, which keeps
-the per-page merge independent of the table's size.
+The contract's tables carry no PRIMARY KEY and no index (migration 2 removes those the first
+version created): a DuckDB index is an ART held in memory in proportion to its table, so a run's
+memory grew with the tenant. The merge keeps each key unique through joins (`merge`), and the
+`<table>_unique_key` checks verify it. The small bookkeeping tables of `_kb` keep their keys.
 """
 
 from __future__ import annotations
@@ -197,8 +198,36 @@ CREATE TABLE _kb.pages (
 );
 """
 
+UNKEYED = (
+    ("knowledge_bases", ("source", "kb_id"), "knowledge_bases_lookup"),
+    ("documents", ("source", "kb_id", "doc_id"), "documents_lookup"),
+    ("document_tags", ("source", "kb_id", "doc_id", "tag_key", "tag_value"), "document_tags_lookup"),
+    ("jobs", ("source", "job_id"), "jobs_lookup"),
+    ("job_files", ("source", "job_id", "file_meta_id"), "job_files_lookup"),
+    ("job_status_history", ("source", "job_id", "observed_at"), None),
+    ("chunk_counts", ("source", "kb_id", "pipeline", "observed_at"), None),
+)
+"""The tables version 1 keyed, their key columns (kept NOT NULL) and their lookup index."""
+
+
+def _unkeyed(table: str, key: tuple[str, ...], index: str | None) -> str:
+    """Rebuild `table` with its rows, columns and order, without its PRIMARY KEY and index."""
+    copy = f"_{table}_unkeyed"
+    not_null = "".join(f'ALTER TABLE {table} ALTER COLUMN "{column}" SET NOT NULL;\n' for column in key)
+    dropped = f"DROP INDEX {index};\n" if index else ""
+    return (
+        f"{dropped}CREATE TABLE {copy} AS SELECT * FROM {table};\n"
+        f"DROP TABLE {table};\nALTER TABLE {copy} RENAME TO {table};\n{not_null}"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables of the contract; stream state, run log, quarantine, page log", INITIAL),
+    Migration(
+        2,
+        "contract tables without PRIMARY KEY or index: the merge keeps keys unique, checks verify it",
+        "".join(_unkeyed(*spec) for spec in UNKEYED),
+    ),
 )
 
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from kb_pipeline.pages import ScanEnd
 from kb_pipeline.warehouse import TableStats, Warehouse
-from tests.warehouse.builders import at, chunk_count, document, job, job_file, page, rows_of, tag
+from kb_pipeline.warehouse.tables import TABLES
+from tests.warehouse.builders import (
+    at,
+    chunk_count,
+    document,
+    job,
+    job_file,
+    knowledge_base,
+    page,
+    rows_of,
+    tag,
+)
 
 
 def test_current_rows_are_inserted_updated_or_unchanged_and_keep_first_seen(warehouse: Warehouse) -> None:
@@ -172,3 +183,29 @@ def test_reloading_a_page_changes_no_table(warehouse: Warehouse) -> None:
     after = {name: rows_of(warehouse, name) for name in before}
     assert after == before
     assert stats.tables["jobs"] == TableStats(received=1, unchanged=1)
+
+
+def test_every_key_is_stored_once_however_often_and_in_which_loads_it_comes(warehouse: Warehouse) -> None:
+    # no PRIMARY KEY enforces this: the merge's joins must
+    documents = [page(fetched_at=at(n)) for n in range(3)]
+    tagged = {
+        "knowledge_bases": [knowledge_base("kb-1")],
+        "documents": [document("a"), document("b")],
+        "document_tags": [tag("a", "k", "v"), tag("b", "k", "v")],
+    }
+    jobs = {
+        "jobs": [job("j1"), job("j2", status="succeeded", progress=100.0)],
+        "job_files": [job_file("j1", "f1")],
+        "chunk_counts": [chunk_count("kb-1", at(0), 3)],
+    }
+    jobs_page = page("pai.jobs", "d-ksicx823d", fetched_at=at(0))
+    for _ in range(2):
+        warehouse.load_pages([(p, tagged) for p in documents] + [(jobs_page, jobs), (jobs_page, jobs)])
+        warehouse.load_page(documents[0], tagged)
+
+    for name, table in TABLES.items():
+        key = ", ".join(table.key)
+        counts = warehouse.query(
+            f"SELECT count(*) AS n, count(DISTINCT ({key})) AS keys FROM {name}"
+        ).to_pylist()
+        assert counts[0]["n"] == counts[0]["keys"] > 0, name

@@ -6,7 +6,6 @@ import duckdb
 import pytest
 
 from kb_pipeline.warehouse import Warehouse, WarehouseSchemaError
-from kb_pipeline.warehouse.merge import lookup_column
 from kb_pipeline.warehouse.migrations import MIGRATIONS, Migration, migrate, schema_version
 from kb_pipeline.warehouse.tables import TABLES
 from tests.warehouse.builders import page
@@ -15,34 +14,56 @@ SPELLED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
 """How DuckDB's catalog spells a type of the contract."""
 
 
-def test_migrated_tables_have_the_contract_columns_types_and_keys(warehouse: Warehouse) -> None:
+def test_migrated_tables_have_the_contract_columns_and_types_and_non_null_keys(warehouse: Warehouse) -> None:
     con = warehouse.connection
     for table in TABLES.values():
         columns = con.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() "
+            "SELECT column_name, data_type, is_nullable FROM duckdb_columns() "
             "WHERE schema_name = 'main' AND table_name = ? ORDER BY column_index",
             [table.name],
         ).fetchall()
-        expected = [(name, SPELLED.get(sql_type, sql_type)) for name, sql_type in table.columns.items()]
+        expected = [
+            (name, SPELLED.get(sql_type, sql_type), name not in table.key)
+            for name, sql_type in table.columns.items()
+        ]
         assert columns == expected, table.name
-        (keys,) = con.execute(
-            "SELECT constraint_column_names FROM duckdb_constraints() "
-            "WHERE schema_name = 'main' AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
-            [table.name],
-        ).fetchall()
-        assert tuple(keys[0]) == table.key
 
 
-def test_merged_tables_have_an_index_on_their_lookup_column(warehouse: Warehouse) -> None:
-    indexed = {
-        (table, sql.split("(")[-1].rstrip(");").strip())
-        for table, sql in warehouse.connection.execute(
-            "SELECT table_name, sql FROM duckdb_indexes() WHERE schema_name = 'main'"
+def test_contract_tables_have_no_index_to_hold_in_memory(warehouse: Warehouse) -> None:
+    con = warehouse.connection
+    names = list(TABLES)
+    assert (
+        con.execute(
+            "SELECT table_name, constraint_type FROM duckdb_constraints() WHERE schema_name = 'main' "
+            "AND table_name IN (SELECT unnest(?)) AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
+            [names],
         ).fetchall()
-    }
-    for table in TABLES.values():
-        if table.merge != "history":
-            assert (table.name, lookup_column(table)) in indexed
+        == []
+    )
+    assert con.execute("SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'main'").fetchall() == []
+
+
+def test_a_first_version_file_loses_its_keys_and_indexes_and_keeps_its_rows(tmp_path) -> None:
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    migrate(con, MIGRATIONS[:1])
+    con.execute(
+        "INSERT INTO documents (source, kb_id, doc_id, name, first_seen_at) "
+        "VALUES ('qianfan', 'kb-1', 'b', 'second', '2026-01-02'), ('qianfan', 'kb-1', 'a', 'first', '2026-01-01')"
+    )
+    con.execute("INSERT INTO document_tags VALUES ('qianfan', 'kb-1', 'a', 'k', 'v')")
+    con.execute("CREATE VIEW named AS SELECT doc_id, name FROM documents")
+    assert con.execute("SELECT count(*) FROM duckdb_indexes()").fetchall() != [(0,)]
+
+    assert migrate(con) == [version for version in (m.version for m in MIGRATIONS) if version > 1]
+
+    assert con.execute("SELECT doc_id, name FROM named").fetchall() == [("b", "second"), ("a", "first")]
+    assert con.execute("FROM document_tags").fetchall() == [("qianfan", "kb-1", "a", "k", "v")]
+    assert con.execute("SELECT count(*) FROM duckdb_indexes() WHERE schema_name = 'main'").fetchall() == [
+        (0,)
+    ]
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO documents (source, kb_id, doc_id) VALUES ('qianfan', NULL, 'c')")
+    con.close()
 
 
 def test_bookkeeping_schema_exists(warehouse: Warehouse) -> None:
