@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -24,6 +24,7 @@ from kb_pipeline.normalize import strip_credentials_in_text
 from kb_pipeline.pages import Record
 from kb_pipeline.warehouse.schemas import ARROW_TYPES, LOAD_RULES, PAGE_COLUMN
 from kb_pipeline.warehouse.tables import Table
+from kb_pipeline.warehouse.times import in_utc
 
 
 @dataclass(slots=True)
@@ -85,15 +86,6 @@ def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     raise _Mismatch
-
-
-def in_utc(value: datetime) -> datetime:
-    """`value` in UTC, as pyarrow must get it.
-
-    pyarrow converts an aware datetime by its UTC offset, but in a process that has imported
-    pandera (pyarrow 26) it takes the wall time of a non-UTC datetime as UTC instead.
-    """
-    return value.astimezone(UTC)
 
 
 def _timestamptz(value: Any) -> datetime:

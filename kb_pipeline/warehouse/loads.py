@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from kb_pipeline.pages import NormalizedPage, Page, TableRows
 from kb_pipeline.vendors import SOURCE_NAMES
 from kb_pipeline.warehouse.batches import Batch, prepare
-from kb_pipeline.warehouse.merge import parent_table
 from kb_pipeline.warehouse.tables import TABLES
 
 
@@ -81,12 +80,11 @@ def _quarantine_orphans(batches: dict[str, Batch]) -> None:
     for table in TABLES.values():
         if table.merge != "children" or table.name not in batches:
             continue
-        parent_of = parent_table(table)
-        parent = batches.get(parent_of.name)
+        parent = batches.get(table.parent or "")
         if parent is None or not parent.rejected:
             continue
         keys = [
-            (page, *(row.get(c) for c in parent_of.key))
+            (page, *(row.get(c) for c in table.parent_key))
             for page, row in zip(parent.pages, parent.rows, strict=True)
         ]
         loaded = {key for index, key in enumerate(keys) if index not in parent.rejected}
@@ -94,4 +92,4 @@ def _quarantine_orphans(batches: dict[str, Batch]) -> None:
         children = batches[table.name]
         for index, (page, row) in enumerate(zip(children.pages, children.rows, strict=True)):
             if (page, *(row.get(c) for c in table.parent_key)) in dropped:
-                children.reject(index, f"its {parent_of.name} row was quarantined")
+                children.reject(index, f"its {table.parent} row was quarantined")

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from kb_pipeline.normalize import redact_credentials, strip_credentials_in_text
 from kb_pipeline.pages import Page, ScanEnd
-from kb_pipeline.warehouse.batches import in_utc
+from kb_pipeline.warehouse.times import in_utc
 
 _HEADER_KEY = b"kb_pipeline.page"
 _STAMP = "%Y%m%dT%H%M%S%fZ"

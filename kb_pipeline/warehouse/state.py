@@ -15,7 +15,8 @@ import pyarrow
 
 from kb_pipeline.normalize import redact_credentials
 from kb_pipeline.pages import Page, Record
-from kb_pipeline.warehouse.batches import Batch, in_utc
+from kb_pipeline.warehouse.batches import Batch
+from kb_pipeline.warehouse.times import in_utc
 
 STATE_TABLES = ("_kb.stream_state", "_kb.quarantine", "_kb.pages")
 """Bookkeeping that a rebuild derives again from the raw pages (the run log is kept)."""

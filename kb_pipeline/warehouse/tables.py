@@ -26,7 +26,8 @@ class Table:
     children: rows replace all rows of their parent (`parent_key`) each time the parent is loaded."""
     parent_key: tuple[str, ...] = ()
     parent: str | None = None
-    """For children: the table whose rows in the same page name the parents being replaced."""
+    """For children: the table keyed by `parent_key`, whose rows in the same page name the parents
+    being replaced."""
 
     @property
     def payload_columns(self) -> list[str]:

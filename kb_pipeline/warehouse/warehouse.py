@@ -26,7 +26,7 @@ from kb_pipeline.warehouse.connection import connect
 from kb_pipeline.warehouse.errors import WarehouseSchemaError
 from kb_pipeline.warehouse.feeds import Feed, export
 from kb_pipeline.warehouse.loads import prepare_load
-from kb_pipeline.warehouse.merging import merge_load
+from kb_pipeline.warehouse.merge_plan import merge_load
 from kb_pipeline.warehouse.migrations import migrate, schema_version
 from kb_pipeline.warehouse.raw_landing import iter_raw_pages, page_path, remove_page, write_page
 from kb_pipeline.warehouse.stats import LoadStats, LoadTotals

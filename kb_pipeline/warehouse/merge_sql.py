@@ -81,11 +81,6 @@ def lookup_column(table: Table) -> str:
     return (table.parent_key or table.key)[-1]
 
 
-def parent_table(table: Table) -> Table:
-    """The current table whose key is a child table's parent key."""
-    return next(t for t in TABLES.values() if t.merge == "current" and t.key == table.parent_key)
-
-
 @contextmanager
 def registered(con: duckdb.DuckDBPyConnection, name: str, rows: pyarrow.Table) -> Iterator[None]:
     """`rows` readable as the view `name` for the statements run inside the block."""

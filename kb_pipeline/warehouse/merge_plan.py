@@ -25,13 +25,14 @@ import duckdb
 import pyarrow
 import pyarrow.compute
 
-from kb_pipeline.warehouse import merge
-from kb_pipeline.warehouse.batches import build, in_utc
+from kb_pipeline.warehouse import merge_sql
+from kb_pipeline.warehouse.batches import build
 from kb_pipeline.warehouse.loads import Load
-from kb_pipeline.warehouse.merge import FIRST_SEEN, INCOMING, SEEN, registered
+from kb_pipeline.warehouse.merge_sql import FIRST_SEEN, INCOMING, SEEN, registered
 from kb_pipeline.warehouse.schemas import ARROW_TYPES, PAGE_COLUMN
 from kb_pipeline.warehouse.stats import TableStats, per_page
 from kb_pipeline.warehouse.tables import TABLES, Table
+from kb_pipeline.warehouse.times import in_utc
 
 _ROW = "_row"
 _LAST = "_last_page"
@@ -69,11 +70,11 @@ def merge_load(con: duckdb.DuckDBPyConnection, load: Load) -> list[dict[str, Tab
         rows = batch.accepted()
         accepted[name] = rows.append_column(SEEN, seen.take(rows.column(PAGE_COLUMN)))
 
-    for rule in merge.STATUS_HISTORIES:
+    for rule in merge_sql.STATUS_HISTORIES:
         rows = accepted.get(rule.tracked)
         if rows is not None and rows.num_rows:
             with registered(con, INCOMING, rows):
-                observed = merge.derive_status_history(con, rule, rows, count)
+                observed = merge_sql.derive_status_history(con, rule, rows, count)
             figures.add(rule.history, [TableStats(inserted=n) for n in observed])
 
     for first, last in _segments(load, accepted):
@@ -86,7 +87,7 @@ def merge_load(con: duckdb.DuckDBPyConnection, load: Load) -> list[dict[str, Tab
         for position in range(first, last + 1):
             page = load.pages[position]
             if page.scan_end is not None:
-                marked = merge.mark_deleted(con, page.scan_end, page.source, page.fetched_at)
+                marked = merge_sql.mark_deleted(con, page.scan_end, page.source, page.fetched_at)
                 figures.add_at(page.scan_end.table, position, TableStats(deleted=marked))
 
     for table in _tables("children"):
@@ -97,7 +98,7 @@ def merge_load(con: duckdb.DuckDBPyConnection, load: Load) -> list[dict[str, Tab
         if rows is not None and rows.num_rows:
             kept = rows.take(_first_rows(rows, table.key))
             with registered(con, INCOMING, kept):
-                inserted = merge.append_history(con, table, kept, count)
+                inserted = merge_sql.append_history(con, table, kept, count)
             given = _rows_per_page(rows, count)
             figures.add(
                 table.name,
@@ -148,7 +149,7 @@ def _merge_current(
     winners = rows.take(grouped.column(f"{_ROW}_max"))
     winners = winners.append_column(FIRST_SEEN, rows.column(SEEN).take(grouped.column(f"{_ROW}_min")))
     with registered(con, INCOMING, winners):
-        merged = merge.merge_current(con, table, winners, len(figures.pages))
+        merged = merge_sql.merge_current(con, table, winners, len(figures.pages))
     figures.add(table.name, _with_superseded(merged, rows, winners))
 
 
@@ -157,7 +158,7 @@ def _merge_children(
 ) -> None:
     """Replace the children of every parent named, by those of the last page that named it."""
     key = list(table.parent_key)
-    parents_rows = accepted.get(merge.parent_table(table).name)
+    parents_rows = accepted.get(table.parent or "")
     children = accepted.get(table.name)
     named = [rows.select([*key, PAGE_COLUMN]) for rows in (parents_rows, children) if rows is not None]
     if not named:
@@ -171,7 +172,7 @@ def _merge_children(
     winners = joined.filter(pyarrow.compute.equal(joined.column(PAGE_COLUMN), joined.column(_LAST)))
     winners = winners.drop_columns([_LAST])
     with registered(con, INCOMING, winners):
-        replaced = merge.replace_children(con, table, winners, parents, len(figures.pages))
+        replaced = merge_sql.replace_children(con, table, winners, parents, len(figures.pages))
     figures.add(table.name, _with_superseded(replaced, children, winners))
 
 
