@@ -352,19 +352,10 @@ def extract(
     streams: Iterable[str] | None = None,
     full_refresh: bool = False,
     progress: Progress | None = None,
-    stream_done: StreamDone | None = None,
 ) -> RunReport:
-    """Run the selected streams into an open warehouse and report what each did (to `stream_done`
-    as soon as each stream is over, from the engine's thread)."""
+    """Run the selected streams into an open warehouse and report what each did."""
     selection = select_streams(sources, streams)
-    engine = Engine(
-        config,
-        warehouse,
-        run_id=run_id,
-        full_refresh=full_refresh,
-        progress=progress,
-        stream_done=stream_done,
-    )
+    engine = Engine(config, warehouse, run_id=run_id, full_refresh=full_refresh, progress=progress)
     return asyncio.run(_until_stopped(lambda: engine.run(selection)))
 
 
