@@ -54,7 +54,7 @@ def measure(config_file: Path, qps: bool) -> dict:
     """One extraction into the config's (empty) warehouse; runs in its own process (see main)."""
     from kb_pipeline.config import load_config
     from kb_pipeline.extract import extract
-    from kb_pipeline.sandbox.settings import DEFAULT_QPS
+    from kb_pipeline.sandbox import DEFAULT_QPS
     from kb_pipeline.warehouse import Warehouse
 
     config = load_config(config_file)

@@ -37,8 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from extract_streams import SEED, start_sandbox
 
 from kb_pipeline.demo import export_sandbox_environment, write_sandbox_config
-from kb_pipeline.sandbox import Dataset
-from kb_pipeline.sandbox.settings import DEFAULT_QPS
+from kb_pipeline.sandbox import DEFAULT_QPS, Dataset
 
 
 def lower_bound(dataset: Dataset) -> dict[str, int]:

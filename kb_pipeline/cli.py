@@ -130,7 +130,7 @@ def demo(
     def work() -> None:
         with SandboxServer(seed=seed, scale=scale, qps=None) as sandbox:
             console.print(
-                f"sandbox serving all four vendors at [bold]{sandbox.url}[/] (seed {seed}, scale {scale})"
+                f"sandbox serving every vendor at [bold]{sandbox.url}[/] (seed {seed}, scale {scale})"
             )
             export_sandbox_environment()
             config_file = write_sandbox_config(sandbox.url, sandbox.dataset, data_dir)

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import Field, ValidationError, create_model
+
+from kb_pipeline.sources import SOURCES
+from kb_pipeline.sources.base import SourceSettings, Strict
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 CREDENTIAL_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
@@ -25,95 +28,21 @@ class ConfigError(ValueError):
     """A configuration file that cannot be used, with the file and key at fault."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PaiCredentials(_Strict):
-    access_key_id: SecretStr
-    access_key_secret: SecretStr
-
-
-class VolcCredentials(_Strict):
-    access_key_id: SecretStr
-    secret_access_key: SecretStr
-
-
-class LingmaCredentials(_Strict):
-    token: SecretStr
-
-
-class QianfanCredentials(_Strict):
-    api_key: SecretStr
-
-
-class _Source(_Strict):
-    enabled: bool = True
-    endpoint: str
-    qps: float | None = Field(default=None, gt=0, description="requests per second; unset = vendor default")
-    timeout_s: float = Field(default=30.0, gt=0)
-    max_pages: int = Field(default=100_000, gt=0)
-    _credential_variables: tuple[str, ...] = PrivateAttr(default=())
-
-    @property
-    def credential_variables(self) -> tuple[str, ...]:
-        """The environment variables its credentials came from: what to check when they are refused."""
-        return self._credential_variables
-
-    @field_validator("endpoint")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {value!r}")
-        return value.rstrip("/")
-
-
-class PaiSource(_Source):
-    """PAI LangStudio: knowledge bases per workspace, and their indexing jobs."""
-
-    region: str | None = None
-    workspace_ids: list[str] = Field(min_length=1)
-    knowledge_base_ids: list[str] = Field(default_factory=list, description="empty = all discovered")
-    page_size: int = Field(default=100, ge=1, le=100)
-    credentials: PaiCredentials
-
-
-class VikingDbSource(_Source):
-    """VikingDB knowledge base: collections (snapshots) and the tasks to follow."""
-
-    region: str = "cn-beijing"
-    projects: list[str] = Field(default_factory=list, description="empty = every project")
-    task_ids: list[str] = Field(default_factory=list)
-    credentials: VolcCredentials
-
-
-class LingmaSource(_Source):
-    """Tongyi Lingma (Yunxiao OpenAPI): knowledge bases per organization."""
-
-    organization_ids: list[str] = Field(min_length=1)
-    page_size: int = Field(default=20, ge=1, le=20)
-    credentials: LingmaCredentials
-
-
-class QianfanSource(_Source):
-    """Qianfan AppBuilder: knowledge bases and their documents."""
-
-    knowledge_base_ids: list[str] = Field(default_factory=list, description="empty = all discovered")
-    page_size: int = Field(default=100, ge=1, le=100)
-    credentials: QianfanCredentials
-
-
-class Sources(_Strict):
-    pai_langstudio: PaiSource | None = None
-    vikingdb: VikingDbSource | None = None
-    lingma: LingmaSource | None = None
-    qianfan: QianfanSource | None = None
-
-    def enabled(self) -> dict[str, _Source]:
+class _Sources(Strict):
+    def enabled(self) -> dict[str, SourceSettings]:
+        """The settings of each source present and enabled, by source name."""
         return {name: cfg for name, cfg in self if cfg is not None and cfg.enabled}
 
 
-class PipelineConfig(_Strict):
+Sources = create_model(
+    "Sources",
+    __base__=_Sources,
+    **{name: (source.settings_model | None, None) for name, source in SOURCES.items()},
+)
+"""One optional section per registered source (`kb_pipeline.sources.SOURCES`), under its name."""
+
+
+class PipelineConfig(Strict):
     data_dir: Path = Path("data")
     concurrency: int = Field(
         default=8, ge=1, le=64, description="knowledge bases extracted at once per source"

@@ -12,57 +12,24 @@ from typing import Any
 
 import yaml
 
-from kb_pipeline.sandbox import credentials
 from kb_pipeline.sandbox.dataset import Dataset
+from kb_pipeline.sandbox.vendors import VENDOR_APIS
+from kb_pipeline.sources import SOURCES
 
-SANDBOX_ENVIRONMENT = {
-    "KB_SANDBOX_PAI_ACCESS_KEY_ID": credentials.PAI_ACCESS_KEY_ID,
-    "KB_SANDBOX_PAI_ACCESS_KEY_SECRET": credentials.PAI_ACCESS_KEY_SECRET,
-    "KB_SANDBOX_VOLC_ACCESS_KEY": credentials.VOLC_ACCESS_KEY,
-    "KB_SANDBOX_VOLC_SECRET_KEY": credentials.VOLC_SECRET_KEY,
-    "KB_SANDBOX_LINGMA_TOKEN": credentials.LINGMA_TOKEN,
-    "KB_SANDBOX_QIANFAN_API_KEY": credentials.QIANFAN_API_KEY,
-}
+SANDBOX_ENVIRONMENT = {name: value for api in VENDOR_APIS for name, value in api.environment().items()}
 """The sandbox's public, fake credentials under the names the sandbox config refers to."""
 
 
 def sandbox_config(url: str, dataset: Dataset, data_dir: Path, *, qps: float | None = None) -> dict[str, Any]:
-    """A config document for the sandbox at `url`, following everything its dataset holds."""
+    """A config document for the sandbox at `url`: every registered source the sandbox serves,
+    following everything its dataset holds."""
     limit = {"qps": qps} if qps else {}
     return {
         "data_dir": str(data_dir),
         "sources": {
-            "pai_langstudio": {
-                "endpoint": url,
-                "region": "cn-hangzhou",
-                "workspace_ids": list(dataset.pai_workspaces),
-                "credentials": {
-                    "access_key_id": "${KB_SANDBOX_PAI_ACCESS_KEY_ID}",
-                    "access_key_secret": "${KB_SANDBOX_PAI_ACCESS_KEY_SECRET}",
-                },
-                **limit,
-            },
-            "vikingdb": {
-                "endpoint": url,
-                "region": "cn-beijing",
-                "task_ids": sorted(dataset.vikingdb_tasks),
-                "credentials": {
-                    "access_key_id": "${KB_SANDBOX_VOLC_ACCESS_KEY}",
-                    "secret_access_key": "${KB_SANDBOX_VOLC_SECRET_KEY}",
-                },
-                **limit,
-            },
-            "lingma": {
-                "endpoint": url,
-                "organization_ids": list(dataset.lingma_organizations),
-                "credentials": {"token": "${KB_SANDBOX_LINGMA_TOKEN}"},
-                **limit,
-            },
-            "qianfan": {
-                "endpoint": url,
-                "credentials": {"api_key": "${KB_SANDBOX_QIANFAN_API_KEY}"},
-                **limit,
-            },
+            api.name: {**api.client_settings(url, dataset), **limit}
+            for api in VENDOR_APIS
+            if api.name in SOURCES
         },
     }
 

@@ -29,7 +29,7 @@ from kb_pipeline.config import PipelineConfig
 from kb_pipeline.http.client import VendorClient, create_http_client
 from kb_pipeline.http.errors import ApiError, AuthError, NotFoundError
 from kb_pipeline.pages import Page
-from kb_pipeline.sources import SOURCES, Source, Stream
+from kb_pipeline.sources import SOURCES, Source, Stream, select_streams
 from kb_pipeline.sources.base import StreamContext
 from kb_pipeline.warehouse import Warehouse
 from kb_pipeline.warehouse.known import KnownSnapshot
@@ -129,25 +129,6 @@ class RunReport:
         return all(report.ok for report in self.streams)
 
 
-def select_streams(
-    sources: Iterable[str] | None = None, streams: Iterable[str] | None = None
-) -> dict[str, list[Stream]]:
-    """The streams to run per source, in dependency order; unknown names raise a clear error."""
-    wanted_sources = set(sources or SOURCES)
-    unknown = wanted_sources - SOURCES.keys()
-    if unknown:
-        raise ValueError(f"unknown source(s) {sorted(unknown)}; sources are {sorted(SOURCES)}")
-    wanted_streams = set(streams) if streams else None
-    known_streams = {s.name for source in SOURCES.values() for s in source.streams}
-    if wanted_streams and wanted_streams - known_streams:
-        raise ValueError(f"unknown stream(s) {sorted(wanted_streams - known_streams)}")
-    return {
-        name: [s for s in SOURCES[name].streams if wanted_streams is None or s.name in wanted_streams]
-        for name in SOURCES
-        if name in wanted_sources
-    }
-
-
 class Engine:
     """One run of the selected streams against one open warehouse."""
 
@@ -181,9 +162,9 @@ class Engine:
         try:
             async with create_http_client() as http:
                 jobs = [
-                    self._run_source(SOURCES[name], enabled[SOURCES[name].config_key], streams, http, report)
+                    self._run_source(SOURCES[name], enabled[name], streams, http, report)
                     for name, streams in selection.items()
-                    if SOURCES[name].config_key in enabled and streams
+                    if name in enabled
                 ]
                 await asyncio.gather(*jobs)
         finally:
@@ -309,7 +290,7 @@ class Engine:
                         report.errors.append(_refused(error, source, settings))
                 except NotFoundError as error:
                     report.failed_partitions[partition] = (
-                        f"{error}; check this id under sources.{source.config_key} in the configuration"
+                        f"{error}; check this id under sources.{source.name} in the configuration"
                     )
                 except ApiError as error:
                     report.errors.append(str(error))
@@ -348,7 +329,7 @@ class Engine:
 def _refused(error: AuthError, source: Source, settings: Any) -> str:
     """The vendor's refusal, and where its credentials come from (never their values)."""
     variables = " and ".join(settings.credential_variables) or "its credentials"
-    return f"{error}. Credentials refused: check {variables} (sources.{source.config_key}.credentials)"
+    return f"{error}. Credentials refused: check {variables} (sources.{source.name}.credentials)"
 
 
 def extract(

@@ -18,12 +18,15 @@ from pathlib import Path
 
 import duckdb
 
+from kb_pipeline.sources import SOURCES
+
 SQL_DIR = Path(__file__).parents[1] / "sql"
 
 _HEADER_FIELD = re.compile(r"-- ?(?P<key>[A-Z][a-z]+):\s*(?P<text>.*)")
 _CONTINUATION = re.compile(r"-- {2,}(?P<text>\S.*)")
 _VIEW_NAME = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(?P<name>\w+)\s+AS\b", re.IGNORECASE)
 _LINE_COMMENT = re.compile(r"--[^\n]*")
+_RELATION = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)", re.IGNORECASE)
 
 
 class MartDefinitionError(ValueError):
@@ -37,6 +40,8 @@ class Mart:
     grain: str
     path: Path
     method: str = ""
+    reads: tuple[str, ...] = ()
+    """Every relation named after FROM or JOIN in its SQL (tables, other marts, its own CTEs)."""
     depends_on: tuple[str, ...] = ()
     """Other marts this view reads; `create_marts` builds those first."""
 
@@ -64,7 +69,7 @@ def _header(path: Path, text: str) -> dict[str, str]:
     return fields
 
 
-def _parse(path: Path) -> tuple[Mart, str]:
+def _parse(path: Path) -> Mart:
     text = path.read_text(encoding="utf-8")
     fields = _header(path, text)
     views = _VIEW_NAME.findall(text)
@@ -72,14 +77,14 @@ def _parse(path: Path) -> tuple[Mart, str]:
         raise MartDefinitionError(
             f"{path}: expected exactly one 'CREATE OR REPLACE VIEW {path.stem} AS', found {views or 'none'}"
         )
-    mart = Mart(
+    return Mart(
         name=path.stem,
         question=fields["question"],
         grain=fields["grain"],
         method=fields.get("method", ""),
         path=path,
+        reads=tuple(sorted(set(_RELATION.findall(_LINE_COMMENT.sub("", text))))),
     )
-    return mart, _LINE_COMMENT.sub("", text)
 
 
 def load_marts(sql_dir: Path = SQL_DIR) -> list[Mart]:
@@ -87,11 +92,11 @@ def load_marts(sql_dir: Path = SQL_DIR) -> list[Mart]:
     if not sql_dir.is_dir():
         raise MartDefinitionError(f"mart directory {sql_dir} not found (it sits at the project root)")
     parsed = [_parse(path) for path in sorted(sql_dir.glob("*.sql"))]
-    names = {mart.name for mart, _ in parsed}
+    names = {mart.name for mart in parsed}
     marts: dict[str, Mart] = {}
     graph: dict[str, set[str]] = {}
-    for mart, body in parsed:
-        reads = {other for other in names - {mart.name} if re.search(rf"\b{other}\b", body)}
+    for mart in parsed:
+        reads = (names - {mart.name}) & set(mart.reads)
         marts[mart.name] = replace(mart, depends_on=tuple(sorted(reads)))
         graph[mart.name] = reads
     try:
@@ -103,9 +108,29 @@ def load_marts(sql_dir: Path = SQL_DIR) -> list[Mart]:
 
 MARTS: list[Mart] = load_marts()
 
+STREAMS_TABLE = "_kb.streams"
+"""Which source each stream belongs to and which tables it feeds, one row per (stream, table): the
+registry of sources as the marts can read it."""
+
+
+def write_streams(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace `_kb.streams` with what the registry declares now."""
+    rows = [
+        (stream.name, source.name, table)
+        for source in SOURCES.values()
+        for stream in source.streams
+        for table in stream.tables
+    ]
+    con.execute(
+        f"CREATE OR REPLACE TABLE {STREAMS_TABLE} "
+        "(stream VARCHAR NOT NULL, source VARCHAR NOT NULL, table_name VARCHAR NOT NULL)"
+    )
+    con.executemany(f"INSERT INTO {STREAMS_TABLE} VALUES (?, ?, ?)", rows)
+
 
 def create_marts(con: duckdb.DuckDBPyConnection, marts: list[Mart] | None = None) -> list[str]:
-    """Create or replace every mart view in one transaction; returns their names in creation order.
+    """Write `_kb.streams`, then create or replace every mart view, in one transaction; returns the
+    views' names in creation order.
 
     The warehouse tables (and `_kb.stream_state`) must exist: DuckDB binds a view when it is created.
     On failure nothing is changed and the error names the mart's file.
@@ -113,6 +138,7 @@ def create_marts(con: duckdb.DuckDBPyConnection, marts: list[Mart] | None = None
     marts = MARTS if marts is None else marts
     con.begin()
     try:
+        write_streams(con)
         for mart in marts:
             try:
                 con.execute(mart.sql)

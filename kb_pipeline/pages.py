@@ -14,8 +14,6 @@ from typing import Any
 Record = dict[str, Any]
 TableRows = dict[str, list[Record]]
 
-SOURCES = ("pai_langstudio", "lingma", "qianfan", "vikingdb")
-
 
 @dataclass(frozen=True, slots=True)
 class ScanEnd:

@@ -32,12 +32,12 @@ from kb_pipeline.defs import ASSETS, settings
 from kb_pipeline.defs.extraction import EXTRACTION_OP, REQUEST_KINDS, ExtractionConfig, progress_log
 from kb_pipeline.defs.publishing import PUBLISHED_KEYS, REPORT_KEY
 from kb_pipeline.defs.resources import WarehouseResource
-from kb_pipeline.defs.streams import STREAMS, WAREHOUSE_POOL, source_stream_keys
+from kb_pipeline.defs.streams import STREAMS, WAREHOUSE_POOL, stream_key
 from kb_pipeline.event_log_commits import cheap_commits
 from kb_pipeline.instance import owner_tags, reclaim_abandoned_runs, use_shared_instance
 from kb_pipeline.pages import Page
 from kb_pipeline.query_output import print_table
-from kb_pipeline.sources import SOURCES
+from kb_pipeline.sources import SOURCES, select_streams
 
 MAIN_TABLE_ROW_KINDS = ("inserted", "updated", "deleted")
 QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
@@ -217,9 +217,9 @@ def _report_path(result: dg.ExecuteInProcessResult) -> str | None:
 
 def _streams_to_run(configured: Mapping[str, object], sources: Iterable[str] | None) -> list[dg.AssetKey]:
     """The stream assets to extract; ValueError for a source unknown or not enabled in the config."""
-    names = list(sources) if sources else [s.name for s in SOURCES.values() if s.config_key in configured]
-    keys = source_stream_keys(names)
-    if missing := [name for name in names if SOURCES[name].config_key not in configured]:
+    names = list(sources) if sources else [name for name in SOURCES if name in configured]
+    keys = [stream_key(s.name) for streams in select_streams(names).values() for s in streams]
+    if missing := [name for name in names if name not in configured]:
         raise ValueError(f"source(s) {', '.join(missing)} not enabled in the configuration")
     if not keys:
         raise ValueError("the configuration enables no source")

@@ -96,7 +96,7 @@ def on_stop(callback: Callable[[], object]) -> Iterator[None]:
 
 
 @contextmanager
-def stop_on_signals(announce: Callable[[int], None], *, grace_s: float = GRACE_S) -> Iterator[None]:
+def stop_on_signals(announce: Callable[[int], None]) -> Iterator[None]:
     """Turn SIGINT and SIGTERM into stop requests while inside (from the main thread).
 
     `announce(signum)` says that the run stopped, once: the caller has it said with `farewell()`
@@ -113,7 +113,7 @@ def stop_on_signals(announce: Callable[[int], None], *, grace_s: float = GRACE_S
     def handle(signum: int, frame: FrameType | None) -> None:
         if _request.signum is not None:
             leave(signum)
-        deadline = threading.Timer(grace_s, leave, (signum,))
+        deadline = threading.Timer(GRACE_S, leave, (signum,))
         deadline.daemon = True
         deadline.start()
         _request.request(signum)

@@ -1,34 +1,13 @@
 -- Question: When was each source's data last extracted, per table?
--- Grain: one row per source and table (knowledge_bases, documents, jobs, chunk_counts, or the table
---   a checkpointed stream feeds).
+-- Grain: one row per source and table (knowledge_bases, documents, jobs, chunk_counts) that holds
+--   rows of that source or is fed by one of its streams.
 -- Method: last_seen_at is the latest last_seen_at of the table's rows (observed_at for chunk_counts),
 --   deleted rows included; live_rows counts rows not deleted (all rows of chunk_counts).
---   cursor_updated_at is the latest _kb.stream_state update of the streams feeding that table
---   (stream 'pai.jobs' is source pai_langstudio); last_extracted_at is the later of the two and
---   hours_since_extraction its age now.
+--   cursor_updated_at is the latest _kb.stream_state update of the streams feeding that table, as
+--   _kb.streams (written from the registry of sources with the marts) maps each stream to its source
+--   and tables; last_extracted_at is the later of the two and hours_since_extraction its age now.
 CREATE OR REPLACE VIEW extraction_freshness AS
-WITH stream_sources (prefix, source) AS (
-    VALUES
-        ('pai', 'pai_langstudio'),
-        ('lingma', 'lingma'),
-        ('qianfan', 'qianfan'),
-        ('vikingdb', 'vikingdb')
-),
-
-stream_tables (stream, table_name) AS (
-    VALUES
-        ('pai.knowledge_bases', 'knowledge_bases'),
-        ('pai.jobs', 'jobs'),
-        ('pai.jobs', 'chunk_counts'),
-        ('vikingdb.collections', 'knowledge_bases'),
-        ('vikingdb.collections', 'chunk_counts'),
-        ('vikingdb.tasks', 'jobs'),
-        ('lingma.knowledge_bases', 'knowledge_bases'),
-        ('qianfan.knowledge_bases', 'knowledge_bases'),
-        ('qianfan.documents', 'documents')
-),
-
-table_observations AS (
+WITH table_observations AS (
     SELECT
         source,
         'knowledge_bases' AS table_name,
@@ -64,13 +43,13 @@ table_observations AS (
 
 stream_updates AS (
     SELECT
-        coalesce(ss.source, split_part(s.stream, '.', 1)) AS source,
-        coalesce(st.table_name, split_part(s.stream, '.', 2)) AS table_name,
+        st.source,
+        st.table_name,
         s.stream,
         s.updated_at
     FROM _kb.stream_state AS s
-    LEFT JOIN stream_sources AS ss ON split_part(s.stream, '.', 1) = ss.prefix
-    LEFT JOIN stream_tables AS st ON s.stream = st.stream
+    INNER JOIN _kb.streams AS st ON s.stream = st.stream
+    WHERE st.table_name IN ('knowledge_bases', 'documents', 'jobs', 'chunk_counts')
 ),
 
 stream_freshness AS (

@@ -11,11 +11,11 @@ import dagster as dg
 from kb_pipeline.defs.extraction import EXTRACTION_OP, ExtractionConfig
 from kb_pipeline.defs.publishing import PUBLISHED_KEYS
 from kb_pipeline.defs.resources import WarehouseResource
-from kb_pipeline.defs.streams import STREAMS, stream_key
+from kb_pipeline.defs.streams import STREAMS, streams_feeding
 from kb_pipeline.warehouse import WarehouseError
 
-FOLLOWED = {stream_key(name): STREAMS[stream_key(name)][0].name for name in ("pai.jobs", "vikingdb.tasks")}
-"""The job streams worth re-reading between the hourly runs, and the source of each."""
+FOLLOWED = {key: STREAMS[key][0].name for key in streams_feeding("jobs")}
+"""The streams that load jobs, worth re-reading between the hourly runs, and the source of each."""
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,

@@ -200,7 +200,7 @@ def extract_streams(
         check.asset_key for check in context.selected_asset_check_keys
     }
     wanted = [key for key in STREAMS if key in targets]
-    configured = [key for key in wanted if STREAMS[key][0].config_key in enabled]
+    configured = [key for key in wanted if STREAMS[key][0].name in enabled]
     if skipped := [key.to_user_string() for key in wanted if key not in configured]:
         context.log.info(f"source not in the configuration, not materialized: {', '.join(skipped)}")
     streams = [STREAMS[key][1].name for key in configured if key in context.selected_asset_keys]

@@ -6,7 +6,6 @@ that fails leaves the marts, feeds and report to be rebuilt from everything else
 only that vendor's streams as failed. A source never configured does not hold them back.
 """
 
-import re
 from collections.abc import Iterator
 
 import dagster as dg
@@ -31,18 +30,14 @@ REPORT_FILE = "report.html"
 
 PUBLISH_WHEN = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
 
-_RELATION = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)", re.IGNORECASE)
-_COMMENT = re.compile(r"--[^\n]*")
-
 
 def mart_key(mart: Mart) -> dg.AssetKey:
     return dg.AssetKey(mart.name)
 
 
 def tables_read(mart: Mart) -> set[str]:
-    """The warehouse tables (and `_kb.stream_state`) named after FROM or JOIN in the mart's SQL."""
-    relations = set(_RELATION.findall(_COMMENT.sub("", mart.sql)))
-    return relations & (TABLES.keys() | {STREAM_STATE})
+    """The warehouse tables (and `_kb.stream_state`) the mart's SQL reads."""
+    return set(mart.reads) & (TABLES.keys() | {STREAM_STATE})
 
 
 def mart_deps(mart: Mart) -> list[dg.AssetKey]:

@@ -1,13 +1,12 @@
 """Every vendor stream as a Dagster asset: its key, group, lineage, description and column schema.
 
-Read from `kb_pipeline.sources.SOURCES`, so a vendor module added there appears here with no
-change: key `["pai", "jobs"]` for stream `pai.jobs`, group = the source's name, deps = `Stream.after`.
+Read from the registry (`kb_pipeline.sources.SOURCES`), so a vendor package added there appears
+here with no change: key `["pai", "jobs"]` for stream `pai.jobs`, group = the source's name, deps = `Stream.after`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
 
 import dagster as dg
 
@@ -76,14 +75,6 @@ STREAMS: dict[dg.AssetKey, tuple[Source, Stream]] = {
     stream_key(stream.name): (source, stream) for source in SOURCES.values() for stream in source.streams
 }
 STREAM_SPECS: list[dg.AssetSpec] = [stream_spec(source, stream) for source, stream in STREAMS.values()]
-
-
-def source_stream_keys(sources: Iterable[str] | None = None) -> list[dg.AssetKey]:
-    """The stream assets of `sources` (all when None); an unknown name raises ValueError."""
-    wanted = set(SOURCES if sources is None else sources)
-    if unknown := wanted - SOURCES.keys():
-        raise ValueError(f"unknown source(s) {sorted(unknown)}; sources are {sorted(SOURCES)}")
-    return [key for key, (source, _) in STREAMS.items() if source.name in wanted]
 
 
 def streams_feeding(table: str) -> list[dg.AssetKey]:

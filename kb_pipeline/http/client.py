@@ -60,7 +60,6 @@ class ErrorInfo:
 ErrorParser = Callable[[httpx.Response, Any], ErrorInfo | None]
 """(response, parsed JSON body or None) -> None when the answer is a success."""
 
-RequestIdReader = Callable[[httpx.Response, Any], str | None]
 
 RequestKind = Literal["listing", "reread", "poll"]
 """What a request is for: a page of a listing, a re-read of one known record, a poll of one task."""
@@ -154,7 +153,6 @@ class VendorClient:
         qps: float | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
         headers: Mapping[str, str] | None = None,
-        request_id_of: RequestIdReader | None = None,
     ) -> None:
         if qps is not None and qps <= 0:
             raise ValueError(f"{source}: qps must be positive, got {qps}")
@@ -168,7 +166,6 @@ class VendorClient:
         self._limiter = AsyncLimiter(1, 1 / qps) if qps else None
         self._retry = retry
         self._headers = dict(headers or {})
-        self._request_id_of = request_id_of or default_request_id
 
     def __repr__(self) -> str:
         return f"VendorClient(source={self.source!r}, base_url={self.base_url!r})"
@@ -242,7 +239,7 @@ class VendorClient:
 
         body, json_error = _parse_json(response.content)
         info = self._parse_error(response, None if json_error else body)
-        request_id = (info.request_id if info else None) or self._request_id_of(response, body)
+        request_id = (info.request_id if info else None) or default_request_id(response, body)
         if info is not None:
             throttled = info.throttled or response.status_code == 429
             if throttled:

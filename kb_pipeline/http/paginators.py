@@ -195,33 +195,6 @@ class NextTokenPaginator:
 
 
 @dataclass(frozen=True)
-class PageNumberPaginator:
-    """Numbered pages: done on a short or empty page, or once `total_field` says all were read.
-
-    Cursor: `{page_param: <number of the next page>}`.
-    """
-
-    page_param: str = "PageNumber"
-    size_param: str = "PageSize"
-    page_size: int = 50
-    first_page: int = 1
-    total_field: str | None = None
-    location: Location = "query"
-
-    def prepare(self, request: RequestSpec, cursor: Cursor | None) -> RequestSpec:
-        page = cursor[self.page_param] if cursor else self.first_page
-        return request.with_values({self.page_param: page, self.size_param: self.page_size}, self.location)
-
-    def step(self, cursor: Cursor | None, response: JsonResponse, records: list[Any]) -> Step:
-        page = cursor[self.page_param] if cursor else self.first_page
-        total = _as_int(dig(response.body, self.total_field)) if self.total_field else None
-        read = (page - self.first_page + 1) * self.page_size
-        if len(records) < self.page_size or (total is not None and read >= total):
-            return Step(None, total=total)
-        return Step({self.page_param: page + 1}, total=total)
-
-
-@dataclass(frozen=True)
 class HeaderPagePaginator:
     """Numbered pages whose totals come in response headers (Lingma: `x-page`, `x-total-pages`,
     `x-total`; the body is a bare array).

@@ -24,7 +24,8 @@ from kb_pipeline.sandbox.control import Control
 from kb_pipeline.sandbox.dataset import ANCHOR, Dataset
 from kb_pipeline.sandbox.faults import FAULT_KINDS, Fault
 from kb_pipeline.sandbox.server import SandboxServer, serve
-from kb_pipeline.sandbox.settings import DEFAULT_QPS, VENDORS, Settings
+from kb_pipeline.sandbox.settings import Settings
+from kb_pipeline.sandbox.vendors import DEFAULT_QPS, VENDORS
 
 __all__ = [
     "ANCHOR",

@@ -1,8 +1,8 @@
-"""The one Starlette app serving all four vendors and the control API on a single port."""
+"""The one Starlette app serving every vendor (`vendors.VENDOR_APIS`) and the control API on one port."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import groupby
 from typing import Any
 
@@ -12,12 +12,7 @@ from starlette.routing import Mount, Route
 from kb_pipeline.sandbox.control import Control
 from kb_pipeline.sandbox.control_api import control_routes
 from kb_pipeline.sandbox.gateway import Endpoint, Runtime, Vendor
-from kb_pipeline.sandbox.lingma import Lingma
-from kb_pipeline.sandbox.pai import PaiLangStudio
-from kb_pipeline.sandbox.qianfan import Qianfan
-from kb_pipeline.sandbox.vikingdb import VikingDB
-
-VENDOR_APIS: tuple[type[Vendor], ...] = (PaiLangStudio, VikingDB, Lingma, Qianfan)
+from kb_pipeline.sandbox.vendors import VENDOR_APIS
 
 ASGIApp = Callable[[dict, Callable, Callable], Any]
 
@@ -36,9 +31,8 @@ def endpoint_listing(base_url: str) -> str:
     return "\n".join(lines)
 
 
-def build_app(runtime: Runtime, control: Control) -> ASGIApp:
+def build_app(runtime: Runtime, control: Control, vendors: Iterable[Vendor]) -> ASGIApp:
     routes: list[Route | Mount] = []
-    vendors = [api(runtime.dataset, runtime.settings) for api in VENDOR_APIS]
     for vendor in vendors:
         by_route = sorted(vendor.operations, key=lambda op: (op.path, op.method))
         for (path, method), operations in groupby(by_route, key=lambda op: (op.path, op.method)):

@@ -39,6 +39,7 @@ class Control(Mutations):
         `status` applies to `server_error`, `retry_after` (seconds) to `throttle`, `delay` (seconds)
         to `slow`, `records` to `insert_while_paging`. See `Fault` for what each kind does.
         """
+        self._runtime.limits.known(vendor)
         fault = Fault(vendor, kind, count, operation, path, status, retry_after, delay, records)
         return self._runtime.faults.add(fault)
 

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from kb_pipeline.sandbox.settings import VENDORS
-
 if TYPE_CHECKING:
     from kb_pipeline.sandbox.gateway import Call
 
@@ -51,8 +49,6 @@ class Fault:
     records: int = 3
 
     def __post_init__(self) -> None:
-        if self.vendor not in VENDORS:
-            raise ValueError(f"unknown vendor {self.vendor!r}; known: {VENDORS}")
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {FAULT_KINDS}")
         if self.count < 1:
@@ -134,16 +130,21 @@ class TokenBucket:
 
 
 class RateLimits:
-    """One token bucket per vendor; a vendor without one is never throttled."""
+    """One token bucket per vendor served; a vendor without one is never throttled."""
 
     def __init__(self, limits: dict[str, float | None]) -> None:
-        self._buckets: dict[str, TokenBucket | None] = {}
-        for vendor, rate in limits.items():
-            self.set(vendor, rate)
+        """`limits`: every vendor served, and its rate (None: unlimited)."""
+        self._buckets = {
+            vendor: None if rate is None else TokenBucket(rate) for vendor, rate in limits.items()
+        }
+
+    def known(self, vendor: str) -> None:
+        """Raise ValueError unless `vendor` is served."""
+        if vendor not in self._buckets:
+            raise ValueError(f"unknown vendor {vendor!r}; known: {tuple(self._buckets)}")
 
     def set(self, vendor: str, rate: float | None) -> None:
-        if vendor not in VENDORS:
-            raise ValueError(f"unknown vendor {vendor!r}; known: {VENDORS}")
+        self.known(vendor)
         self._buckets[vendor] = None if rate is None else TokenBucket(rate)
 
     def current(self) -> dict[str, float | None]:

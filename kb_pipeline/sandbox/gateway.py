@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -104,6 +105,34 @@ class Vendor(ABC):
     unserved_prefix: str = ""
     """The path prefix of the vendor's other operations: answered with its own JSON error, not a
     plain-text 404, so an official SDK calling one reports the vendor's error."""
+    default_qps: float = 10.0
+    """Requests per second answered before the throttling error (no vendor documents one)."""
+    credentials: Mapping[str, tuple[str, str]] = MappingProxyType({})
+    """The fake credentials a client presents here: its settings key -> (environment variable, value)."""
+
+    @classmethod
+    def environment(cls) -> dict[str, str]:
+        """The credentials' values under the environment variables `client_settings` refers to."""
+        return dict(cls.credentials.values())
+
+    @classmethod
+    def client_settings(cls, url: str, dataset: Dataset) -> dict[str, Any]:
+        """What a client must be told to reach this vendor at `url`: the endpoint, `scope`, and the
+        credentials as `${NAME}` references to `environment`."""
+        references = {key: f"${{{variable}}}" for key, (variable, _) in cls.credentials.items()}
+        return {"endpoint": url, **cls.scope(dataset), "credentials": references}
+
+    @classmethod
+    def scope(cls, dataset: Dataset) -> dict[str, Any]:
+        """The rest of a client's settings: its region, the ids `dataset` holds that it must name."""
+        return {}
+
+    @abstractmethod
+    def holds(self, operation: str) -> Mapping[str, Sequence[Any]]:
+        """Every record a complete listing of `operation` answers, by the scope it is asked for (a
+        workspace, a knowledge base, an organization; `""` when unscoped; a task id for a record
+        read by id, which it then carries): the ground truth a client's full scan must equal.
+        Empty for an operation that lists nothing."""
 
     def __init__(self, dataset: Dataset, settings: Settings) -> None:
         self.dataset = dataset

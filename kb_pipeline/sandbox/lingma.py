@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import math
 import uuid
+from types import MappingProxyType
 from typing import Any
 
 from kb_pipeline.sandbox.credentials import LINGMA_EXPIRED_TOKEN, LINGMA_TOKEN
+from kb_pipeline.sandbox.dataset import Dataset
 from kb_pipeline.sandbox.gateway import Answer, Call, Headers, Operation, Refusal, Vendor, json_answer
 from kb_pipeline.sandbox.mutations import Mutations
 from kb_pipeline.sandbox.records import Record
@@ -70,6 +72,15 @@ def _cursor(call: Call) -> str | None:
 class Lingma(Vendor):
     name = "lingma"
     auth = "x-yunxiao-token header (LINGMA_TOKEN)"
+    credentials = MappingProxyType({"token": ("KB_SANDBOX_LINGMA_TOKEN", LINGMA_TOKEN)})
+
+    @classmethod
+    def scope(cls, dataset: Dataset) -> dict[str, Any]:
+        return {"organization_ids": list(dataset.lingma_organizations)}
+
+    def holds(self, operation: str) -> dict[str, list[Record]]:
+        return self.dataset.lingma_organizations if operation == "ListKnowledgeBases" else {}
+
     operations = (
         Operation("ListKnowledgeBases", "GET", BASE, "list_knowledge_bases", _cursor),
         Operation("ListKbFiles", "GET", BASE + "/{kbId}/files", "list_files", _cursor),

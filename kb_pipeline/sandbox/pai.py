@@ -16,10 +16,12 @@ POP answer for an unknown API, 404 `InvalidAction.NotFound`.
 from __future__ import annotations
 
 import uuid
+from types import MappingProxyType
 from typing import Any
 
 from kb_pipeline.sandbox import records
-from kb_pipeline.sandbox.credentials import PAI_SECRETS
+from kb_pipeline.sandbox.credentials import PAI_ACCESS_KEY_ID, PAI_ACCESS_KEY_SECRET, PAI_SECRETS
+from kb_pipeline.sandbox.dataset import Dataset
 from kb_pipeline.sandbox.gateway import Answer, Call, Headers, Operation, Refusal, Vendor, json_answer
 from kb_pipeline.sandbox.mutations import Mutations
 from kb_pipeline.sandbox.records import Record
@@ -73,6 +75,25 @@ def _cursor(call: Call) -> str | None:
 class PaiLangStudio(Vendor):
     name = "pai_langstudio"
     auth = "ACS3-HMAC-SHA256 signature (PAI_ACCESS_KEY_ID / PAI_ACCESS_KEY_SECRET)"
+    default_qps = 20.0
+    credentials = MappingProxyType(
+        {
+            "access_key_id": ("KB_SANDBOX_PAI_ACCESS_KEY_ID", PAI_ACCESS_KEY_ID),
+            "access_key_secret": ("KB_SANDBOX_PAI_ACCESS_KEY_SECRET", PAI_ACCESS_KEY_SECRET),
+        }
+    )
+
+    @classmethod
+    def scope(cls, dataset: Dataset) -> dict[str, Any]:
+        return {"region": "cn-hangzhou", "workspace_ids": list(dataset.pai_workspaces)}
+
+    def holds(self, operation: str) -> dict[str, list[Record]]:
+        listings = {
+            "ListKnowledgeBases": self.dataset.pai_knowledge_bases,
+            "ListKnowledgeBaseJobs": self.dataset.pai_jobs,
+        }
+        return listings.get(operation, {})
+
     operations = (
         Operation("ListKnowledgeBases", "GET", BASE, "list_knowledge_bases", _cursor),
         Operation(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import uuid
 from itertools import islice
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -119,6 +120,15 @@ class MarkerPage:
 class Qianfan(Vendor):
     name = "qianfan"
     auth = "Authorization: Bearer <API key> (QIANFAN_API_KEY)"
+    credentials = MappingProxyType({"api_key": ("KB_SANDBOX_QIANFAN_API_KEY", QIANFAN_API_KEY)})
+
+    def holds(self, operation: str) -> dict[str, list[Record]]:
+        listings = {
+            "DescribeKnowledgeBases": {"": self.dataset.qianfan_knowledge_bases},
+            "DescribeDocuments": self.dataset.qianfan_documents,
+        }
+        return listings.get(operation, {})
+
     operations = (
         Operation(
             "DescribeKnowledgeBases",

@@ -16,9 +16,10 @@ from kb_pipeline.sandbox.app import build_app, endpoint_listing
 from kb_pipeline.sandbox.control import Control
 from kb_pipeline.sandbox.dataset import ANCHOR, Dataset
 from kb_pipeline.sandbox.faults import FaultPlan, RateLimits
-from kb_pipeline.sandbox.gateway import Runtime
+from kb_pipeline.sandbox.gateway import Runtime, Vendor
 from kb_pipeline.sandbox.requestlog import Entry, RequestLog
 from kb_pipeline.sandbox.settings import QpsConfig, Settings, resolve_qps
+from kb_pipeline.sandbox.vendors import DEFAULT_QPS, VENDOR_APIS
 
 STARTUP_TIMEOUT_S = 10.0
 
@@ -74,11 +75,13 @@ class SandboxServer:
             self.dataset,
             quirks,
             FaultPlan(),
-            RateLimits(resolve_qps(qps)),
+            RateLimits(resolve_qps(qps, DEFAULT_QPS)),
             RequestLog(request_log_size),
         )
         self.control = Control(self._runtime)
-        self.app = build_app(self._runtime, self.control)
+        self.vendors: dict[str, Vendor] = {api.name: api(self.dataset, quirks) for api in VENDOR_APIS}
+        """Each vendor's API by name: `holds` gives the records it serves."""
+        self.app = build_app(self._runtime, self.control, self.vendors.values())
         self.host = host
         self.port = port
         self._server: uvicorn.Server | None = None

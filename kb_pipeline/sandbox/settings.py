@@ -9,15 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from types import MappingProxyType
 from typing import Literal
-
-VENDORS = ("pai_langstudio", "vikingdb", "lingma", "qianfan")
-
-DEFAULT_QPS: Mapping[str, float] = MappingProxyType(
-    {"pai_langstudio": 20.0, "vikingdb": 10.0, "lingma": 10.0, "qianfan": 10.0}
-)
-"""Requests per second each vendor answers before its throttling error (none documents one)."""
 
 QpsConfig = Mapping[str, float | None] | Literal["default"] | None
 """`"default"`: DEFAULT_QPS; None: no limit at all; a mapping: exactly those limits (others none)."""
@@ -69,13 +61,13 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def resolve_qps(qps: QpsConfig) -> dict[str, float | None]:
-    """The per-vendor limits a QpsConfig stands for (None = unlimited)."""
+def resolve_qps(qps: QpsConfig, defaults: Mapping[str, float]) -> dict[str, float | None]:
+    """The limits a QpsConfig stands for (None = unlimited), for each vendor of `defaults`."""
     if qps == "default":
-        return dict(DEFAULT_QPS)
+        return dict(defaults)
     if qps is None:
-        return dict.fromkeys(VENDORS)
-    unknown = set(qps) - set(VENDORS)
+        return dict.fromkeys(defaults)
+    unknown = set(qps) - set(defaults)
     if unknown:
-        raise ValueError(f"unknown vendor(s) in qps: {sorted(unknown)}; known: {VENDORS}")
-    return {vendor: qps.get(vendor) for vendor in VENDORS}
+        raise ValueError(f"unknown vendor(s) in qps: {sorted(unknown)}; known: {tuple(defaults)}")
+    return {vendor: qps.get(vendor) for vendor in defaults}

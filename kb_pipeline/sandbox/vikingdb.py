@@ -18,9 +18,11 @@ from __future__ import annotations
 import math
 import random
 import time
+from types import MappingProxyType
 from typing import Any
 
-from kb_pipeline.sandbox.credentials import VOLC_SECRETS
+from kb_pipeline.sandbox.credentials import VOLC_ACCESS_KEY, VOLC_SECRET_KEY, VOLC_SECRETS
+from kb_pipeline.sandbox.dataset import Dataset
 from kb_pipeline.sandbox.gateway import Answer, Call, Headers, Operation, Refusal, Vendor, json_answer
 from kb_pipeline.sandbox.mutations import Mutations
 from kb_pipeline.sandbox.records import Record
@@ -96,6 +98,25 @@ def _no_cursor(call: Call) -> None:
 class VikingDB(Vendor):
     name = "vikingdb"
     auth = "Volcengine HMAC-SHA256 signature, service air (VOLC_ACCESS_KEY / VOLC_SECRET_KEY)"
+    credentials = MappingProxyType(
+        {
+            "access_key_id": ("KB_SANDBOX_VOLC_ACCESS_KEY", VOLC_ACCESS_KEY),
+            "secret_access_key": ("KB_SANDBOX_VOLC_SECRET_KEY", VOLC_SECRET_KEY),
+        }
+    )
+
+    @classmethod
+    def scope(cls, dataset: Dataset) -> dict[str, Any]:
+        return {"region": "cn-beijing", "task_ids": sorted(dataset.vikingdb_tasks)}
+
+    def holds(self, operation: str) -> dict[str, list[Record]]:
+        data = self.dataset
+        if operation == "ListCollections":
+            return {"": [c for collections in data.vikingdb_collections.values() for c in collections]}
+        if operation == "TaskInfo":
+            return {task_id: [{"task_id": task_id, **task}] for task_id, task in data.vikingdb_tasks.items()}
+        return {}
+
     operations = (
         Operation("Ping", "GET", "/ping", "ping"),
         Operation(

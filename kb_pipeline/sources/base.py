@@ -1,7 +1,9 @@
-"""What a vendor module declares: its streams, each a listing strategy plus a normalizer.
+"""What a vendor package declares: its settings, its client, its streams (each a listing strategy
+plus a normalizer).
 
-A vendor module in this package exposes `SOURCE` (a `Source`) and nothing else is needed in the
-core: the engine reads the streams, their partitions and their normalizers from it.
+A vendor package exposes `SOURCE` (a `Source`) and nothing else is needed in the core: the
+configuration, the engine, the Dagster assets and the marts read everything from the registry
+(`kb_pipeline.sources`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from kb_pipeline.http.client import VendorClient
 from kb_pipeline.pages import Page, RunningWindow, TableRows
@@ -62,12 +65,41 @@ class Stream:
     """Streams of the same source that must finish first (discovery before per-KB streams)."""
 
 
+class Strict(BaseModel):
+    """A configuration section: unknown keys are refused (a typo is an error, not a default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSettings(Strict):
+    """What every source's section of the configuration holds; a vendor adds its own keys."""
+
+    enabled: bool = True
+    endpoint: str
+    qps: float | None = Field(default=None, gt=0, description="requests per second; unset = vendor default")
+    max_pages: int = Field(default=100_000, gt=0, description="most pages one listing may take")
+    _credential_variables: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def credential_variables(self) -> tuple[str, ...]:
+        """The environment variables its credentials came from: what to check when they are refused."""
+        return self._credential_variables
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
-    """A vendor: its name in the warehouse, how to build its client, and its streams."""
+    """A vendor: its name (in the warehouse and the configuration), its settings, how to build its
+    client, and its streams."""
 
     name: str
-    config_key: str
+    settings_model: type[SourceSettings]
     client_factory: Callable[[Any, httpx.AsyncClient], VendorClient]
     streams: tuple[Stream, ...]
     default_qps: float

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kb_pipeline.pages import SOURCES, Page, TableRows
+from kb_pipeline.pages import Page, TableRows
+from kb_pipeline.vendors import SOURCE_NAMES
 from kb_pipeline.warehouse.batches import Batch, prepare
 from kb_pipeline.warehouse.merge import parent_table
 from kb_pipeline.warehouse.tables import TABLES
@@ -39,8 +40,8 @@ def check_page(page: Page, rows: TableRows) -> None:
     where = f"page of stream {page.stream!r} (partition {page.partition!r})"
     if page.fetched_at.tzinfo is None:
         raise ValueError(f"{where}: fetched_at must be timezone-aware")
-    if page.source not in SOURCES:
-        raise ValueError(f"{where}: unknown source {page.source!r}; known: {', '.join(SOURCES)}")
+    if page.source not in SOURCE_NAMES:
+        raise ValueError(f"{where}: unknown source {page.source!r}; known: {', '.join(SOURCE_NAMES)}")
     unknown = sorted(set(rows) - set(TABLES))
     if unknown:
         raise ValueError(f"{where}: rows for unknown tables {unknown}; tables are {', '.join(TABLES)}")

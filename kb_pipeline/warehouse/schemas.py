@@ -6,7 +6,7 @@ pyarrow-backed dtypes, as `kb_pipeline.warehouse.batches` builds them and as
 too, so the same schema checks a table read back from DuckDB. `raw` holds JSON text.
 
 Rules, beyond the column types: key columns are never null and unique within a page (the last
-duplicate wins, the earlier ones fail; a key may repeat across the pages of one load); `source` is one of `pages.SOURCES`; `documents.status` is
+duplicate wins, the earlier ones fail; a key may repeat across the pages of one load); `source` is a registered vendor (`vendors.SOURCE_NAMES`); `documents.status` is
 one of `DOCUMENT_STATUSES` and the job statuses one of `JOB_STATUSES`; `progress_pct` lies in
 0–100; every BIGINT column (counts, sizes, seconds) and `duration_s` are at least 0.
 """
@@ -17,7 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 
-from kb_pipeline.pages import SOURCES
+from kb_pipeline.vendors import SOURCE_NAMES
 from kb_pipeline.warehouse.tables import BOOKKEEPING, DOCUMENT_STATUSES, JOB_STATUSES, TABLES, Table
 
 ARROW_TYPES: dict[str, pyarrow.DataType] = {
@@ -47,7 +47,7 @@ COLUMN_RULES: dict[tuple[str, str], list[pa.Check]] = {
 def _checks(table: Table, column: str, sql_type: str) -> list[pa.Check]:
     checks = list(COLUMN_RULES.get((table.name, column), ()))
     if column == "source":
-        checks.append(pa.Check.isin(SOURCES))
+        checks.append(pa.Check.isin(SOURCE_NAMES))
     if sql_type == "BIGINT":
         checks.append(pa.Check.ge(0))
     return checks

@@ -96,16 +96,6 @@ def get_cursor(con: duckdb.DuckDBPyConnection, stream: str, partition: str) -> d
     return orjson.loads(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
-def set_cursor(con: duckdb.DuckDBPyConnection, stream: str, partition: str, cursor: Record | None) -> None:
-    """Store the cursor of (stream, partition); None forgets it."""
-    if cursor is None:
-        con.execute(
-            'DELETE FROM _kb.stream_state WHERE stream = ? AND "partition" = ?', [stream, partition]
-        ).fetchall()
-        return
-    set_cursors(con, [(stream, partition, cursor)])
-
-
 def set_cursors(con: duckdb.DuckDBPyConnection, cursors: list[tuple[str, str, Record]]) -> None:
     """Store the cursor of each (stream, partition, cursor); each pair given at most once."""
     now = datetime.now(UTC)
@@ -114,10 +104,6 @@ def set_cursors(con: duckdb.DuckDBPyConnection, cursors: list[tuple[str, str, Re
         for stream, partition, cursor in cursors
     ]
     _insert(con, "_kb.stream_state", entries, _STREAM_STATE, ("cursor",), _CURSOR_CONFLICT)
-
-
-def clear_cursors(con: duckdb.DuckDBPyConnection, stream: str) -> int:
-    return con.execute("DELETE FROM _kb.stream_state WHERE stream = ?", [stream]).fetchall()[0][0]
 
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:

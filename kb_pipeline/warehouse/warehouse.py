@@ -20,7 +20,7 @@ from typing import Any, Self
 import duckdb
 import pyarrow
 
-from kb_pipeline.pages import Page, Record, TableRows
+from kb_pipeline.pages import Page, TableRows
 from kb_pipeline.warehouse import state
 from kb_pipeline.warehouse.connection import connect
 from kb_pipeline.warehouse.errors import WarehouseSchemaError
@@ -271,16 +271,6 @@ class Warehouse:
     def get_cursor(self, stream: str, partition: str = "") -> dict[str, Any] | None:
         """The cursor saved for (stream, partition), or None."""
         return state.get_cursor(self._con, stream, partition)
-
-    def set_cursor(self, stream: str, partition: str, cursor: Record | None) -> None:
-        """Save a cursor outside a page load (None forgets it)."""
-        self._require_writer()
-        state.set_cursor(self._con, stream, partition, cursor)
-
-    def clear_cursors(self, stream: str) -> int:
-        """Forget every cursor of a stream, so its next run reads everything (a full refresh)."""
-        self._require_writer()
-        return state.clear_cursors(self._con, stream)
 
     def start_run(self, run_id: str) -> None:
         """Record a run as started (status 'running')."""

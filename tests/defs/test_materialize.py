@@ -12,7 +12,6 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
-from graph_runs import extract, publish, run, with_wrong_credentials
 
 from kb_pipeline.defs import defs
 from kb_pipeline.defs.publishing import PUBLISHED_KEYS
@@ -21,6 +20,7 @@ from kb_pipeline.marts import MARTS
 from kb_pipeline.sandbox import SandboxServer
 from kb_pipeline.warehouse import read_only_query, table_counts
 from kb_pipeline.warehouse.tables import TABLES
+from tests.defs.graph_runs import extract, publish, run, with_wrong_credentials
 
 
 def key(stream: str) -> dg.AssetKey:

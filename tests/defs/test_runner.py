@@ -8,7 +8,6 @@ import io
 from pathlib import Path
 
 import pytest
-from graph_runs import with_wrong_credentials
 from rich.console import Console
 
 from kb_pipeline.config import CONFIG_ENV_VAR
@@ -18,6 +17,7 @@ from kb_pipeline.sandbox import SandboxServer
 from kb_pipeline.sources import SOURCES
 from kb_pipeline.warehouse import table_counts
 from kb_pipeline.warehouse.tables import TABLES
+from tests.defs.graph_runs import with_wrong_credentials
 
 
 @pytest.fixture

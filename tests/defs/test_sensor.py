@@ -11,10 +11,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from graph_runs import resources_for
 
 from kb_pipeline.defs.automation import follow_running_jobs
 from kb_pipeline.warehouse import Warehouse
+from tests.defs.graph_runs import resources_for
 
 HOLD_WRITER = """
 import sys, time

@@ -14,7 +14,6 @@ from kb_pipeline.http import (
     MalformedResponseError,
     MarkerPaginator,
     NextTokenPaginator,
-    PageNumberPaginator,
     PaginationError,
     RequestSpec,
     SinglePage,
@@ -36,15 +35,6 @@ def next_token_server(items, *, int_tokens: bool = True):
         end = start + size
         token = (end if int_tokens else str(end)) if end < len(items) else ""
         return httpx.Response(200, json={"Items": items[start:end], "NextToken": token, "RequestId": "r"})
-
-    return handle
-
-
-def page_number_server(items):
-    def handle(request: httpx.Request) -> httpx.Response:
-        page, size = int(request.url.params["PageNumber"]), int(request.url.params["PageSize"])
-        chunk = items[(page - 1) * size : page * size]
-        return httpx.Response(200, json={"Items": chunk, "TotalCount": len(items)})
 
     return handle
 
@@ -96,12 +86,6 @@ STRATEGIES = {
         NextTokenPaginator(page_size=SIZE),
         next_token_server,
         RequestSpec("GET", "/jobs", endpoint="ListKnowledgeBaseJobs", stream="pai.jobs"),
-        lambda body: body["Items"],
-    ),
-    "page number": (
-        PageNumberPaginator(page_size=SIZE, total_field="TotalCount"),
-        page_number_server,
-        RequestSpec("GET", "/chunks", endpoint="ListKnowledgeBaseChunks", stream="pai.chunks"),
         lambda body: body["Items"],
     ),
     "header page": (
@@ -235,16 +219,15 @@ async def test_max_pages_bounds_every_listing(vendor_client) -> None:
     assert seen == [1, 2, 3]
 
 
-async def test_page_number_stops_at_the_total_without_an_extra_request(vendor_client) -> None:
-    handler = counting(page_number_server(ITEMS[:6]))
-    pages = await scan(vendor_client(handler), "page number")
-    assert handler.calls == 2 and pages[-1].total == 6 and pages[-1].done
+async def test_a_server_ignoring_the_token_is_caught(vendor_client) -> None:
+    tokens = iter(range(1, 100))
 
+    def ignoring(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"Items": ITEMS[:SIZE], "NextToken": str(next(tokens))})
 
-async def test_a_server_ignoring_the_page_number_is_caught(vendor_client) -> None:
-    handler = counting(lambda request: httpx.Response(200, json={"Items": ITEMS[:SIZE]}))
+    handler = counting(ignoring)
     with pytest.raises(PaginationError, match="same records as the page before"):
-        await scan(vendor_client(handler), "page number")
+        await scan(vendor_client(handler), "next token")
     assert handler.calls == 2
 
 

@@ -99,7 +99,9 @@ def test_a_failing_mart_leaves_no_view_behind(tmp_path: Path) -> None:
     _write(tmp_path, "b_bad", HEADER + "CREATE OR REPLACE VIEW b_bad AS SELECT * FROM no_such_table;")
     marts = load_marts(tmp_path)
     con = duckdb.connect()
+    con.execute("CREATE SCHEMA _kb")  # the warehouse's bookkeeping schema, where _kb.streams goes
     with pytest.raises(MartDefinitionError, match="b_bad") as refused:
         create_marts(con, marts)
     assert "no_such_table" in str(refused.value)
     assert con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)

@@ -23,6 +23,7 @@ import pytest
 from kb_pipeline.marts import MARTS, create_marts
 from kb_pipeline.sandbox import SandboxServer
 from kb_pipeline.sandbox.dataset import Dataset
+from kb_pipeline.sources import SOURCES
 from kb_pipeline.warehouse import Warehouse
 from tests.pipeline.conftest import configure, run_engine
 
@@ -55,17 +56,15 @@ QIANFAN_STATUS = {
 }
 PAI_STATUS = {"Running": "running", "Success": "succeeded", "Failed": "failed"}
 VIKINGDB_STATUS = {"running": "running", "success": "succeeded", "fail": "failed"}
+FRESHNESS_TABLES = ("knowledge_bases", "documents", "jobs", "chunk_counts")
 FEEDING_STREAMS = {
-    ("pai_langstudio", "knowledge_bases"): "pai.knowledge_bases",
-    ("pai_langstudio", "jobs"): "pai.jobs",
-    ("lingma", "knowledge_bases"): "lingma.knowledge_bases",
-    ("qianfan", "knowledge_bases"): "qianfan.knowledge_bases",
-    ("qianfan", "documents"): "qianfan.documents",
-    ("vikingdb", "knowledge_bases"): "vikingdb.collections",
-    ("vikingdb", "chunk_counts"): "vikingdb.collections",
-    ("vikingdb", "jobs"): "vikingdb.tasks",
+    (source.name, table): ", ".join(sorted(s.name for s in source.streams if table in s.tables))
+    for source in SOURCES.values()
+    for stream in source.streams
+    for table in stream.tables
+    if table in FRESHNESS_TABLES
 }
-"""The streams feeding each source's tables, as the README's stream table lists them."""
+"""The streams feeding each source's tables, as the registry of sources declares them."""
 STUCK_AFTER = timedelta(hours=24)
 CLOCK_SLACK = timedelta(milliseconds=1)
 """DuckDB's `current_timestamp` and Python read the same clock; this absorbs rounding at its edges."""
@@ -608,16 +607,12 @@ def test_extraction_freshness_lists_each_table_with_rows_as_of_the_last_run(load
         ("vikingdb", "jobs"): {len(data.vikingdb_tasks)},
     }
     got = {(row["source"], row["table_name"]): row for row in read.rows}
-    assert live_rows.keys() <= got.keys()
+    assert got.keys() == live_rows.keys() == FEEDING_STREAMS.keys()
     extracted = Window(loaded.first_run.start, loaded.second_run.end)
     for key, row in got.items():
-        if key in live_rows:
-            assert row["live_rows"] in live_rows[key], (key, row["live_rows"])
-            assert row["last_seen_at"] in extracted, key
-            assert row["streams"] == FEEDING_STREAMS[key]
-        else:  # a table only a stream's checkpoint names
-            assert (row["live_rows"], row["last_seen_at"]) == (None, None), key
-            assert row["streams"], key
+        assert row["live_rows"] in live_rows[key], (key, row["live_rows"])
+        assert row["last_seen_at"] in extracted, key
+        assert row["streams"] == FEEDING_STREAMS[key]
         assert row["cursor_updated_at"] in extracted, key
         # every stream ran again in the second run and saw rows of each of its tables
         assert row["last_extracted_at"] in loaded.second_run, key

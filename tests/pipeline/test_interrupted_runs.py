@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kb_pipeline.sandbox import SandboxServer
-from kb_pipeline.sandbox.settings import VENDORS
+from kb_pipeline.sandbox import VENDORS, SandboxServer
 from kb_pipeline.warehouse import Warehouse
 from tests.pipeline.conftest import configure, extraction, raw_pages, run_engine, snapshot
 

@@ -32,7 +32,7 @@ def config_for(server: SandboxServer, tmp_path: Path) -> PipelineConfig:
 
 def settings_of(config: PipelineConfig, stream_name: str):
     source = next(s for s in SOURCES.values() if any(st.name == stream_name for st in s.streams))
-    return source, getattr(config.sources, source.config_key)
+    return source, getattr(config.sources, source.name)
 
 
 def run_partition(

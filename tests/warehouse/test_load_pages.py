@@ -187,7 +187,7 @@ def test_a_key_twice_on_one_page_of_a_load_is_still_quarantined(warehouse: Wareh
 
 
 def test_each_stream_partition_keeps_its_last_pages_cursor(warehouse: Warehouse) -> None:
-    warehouse.set_cursor(DOCS, KB2, {"marker": "stored"})
+    warehouse.load_page(page(DOCS, KB2, fetched_at=at(0), cursor={"marker": "stored"}), {})
     stats = warehouse.load_pages(
         [
             (page(DOCS, KB1, fetched_at=at(0), cursor={"marker": "m1"}), {}),

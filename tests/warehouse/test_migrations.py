@@ -9,6 +9,7 @@ from kb_pipeline.warehouse import Warehouse, WarehouseSchemaError
 from kb_pipeline.warehouse.merge import lookup_column
 from kb_pipeline.warehouse.migrations import MIGRATIONS, Migration, migrate, schema_version
 from kb_pipeline.warehouse.tables import TABLES
+from tests.warehouse.builders import page
 
 SPELLED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
 """How DuckDB's catalog spells a type of the contract."""
@@ -56,7 +57,7 @@ def test_bookkeeping_schema_exists(warehouse: Warehouse) -> None:
 
 def test_reopening_applies_nothing_and_keeps_data(tmp_path) -> None:
     with Warehouse(tmp_path) as first:
-        first.set_cursor("qianfan.documents", "kb-1", {"marker": "m1"})
+        first.load_page(page("qianfan.documents", "kb-1", cursor={"marker": "m1"}), {})
         assert first.schema_version() == MIGRATIONS[-1].version
     with Warehouse(tmp_path) as again:
         assert again.query("SELECT count(*) AS n FROM _kb.schema_migrations").to_pylist() == [
@@ -70,7 +71,7 @@ def test_reopening_applies_nothing_and_keeps_data(tmp_path) -> None:
 
 def test_an_older_file_is_upgraded_by_the_migrations_it_lacks(tmp_path) -> None:
     with Warehouse(tmp_path) as warehouse:
-        warehouse.set_cursor("vikingdb.tasks", "", {"task_ids": ["t1"]})
+        warehouse.load_page(page("vikingdb.tasks", "", cursor={"task_ids": ["t1"]}), {})
     newer = (
         *MIGRATIONS,
         Migration(MIGRATIONS[-1].version + 1, "test column", "ALTER TABLE jobs ADD COLUMN x INT"),

@@ -65,19 +65,6 @@ def test_a_failure_mid_transaction_leaves_tables_cursor_and_raw_as_before(
     assert warehouse.get_cursor(STREAM, KB) == {"marker": "m2"}
 
 
-def test_set_and_clear_cursors(warehouse: Warehouse) -> None:
-    warehouse.set_cursor("pai.jobs", "kb-a", {"high_water_mark": "2026-01-01T00:00:00Z"})
-    warehouse.set_cursor("pai.jobs", "kb-b", {"high_water_mark": "2026-01-02T00:00:00Z"})
-    warehouse.set_cursor("qianfan.documents", "kb-1", {"marker": "m"})
-    warehouse.set_cursor("pai.jobs", "kb-a", {"high_water_mark": "2026-01-03T00:00:00Z"})
-    assert warehouse.get_cursor("pai.jobs", "kb-a") == {"high_water_mark": "2026-01-03T00:00:00Z"}
-    assert warehouse.clear_cursors("pai.jobs") == 2
-    assert warehouse.get_cursor("pai.jobs", "kb-b") is None
-    assert warehouse.get_cursor("qianfan.documents", "kb-1") == {"marker": "m"}
-    warehouse.set_cursor("qianfan.documents", "kb-1", None)
-    assert warehouse.get_cursor("qianfan.documents", "kb-1") is None
-
-
 def test_run_log(warehouse: Warehouse) -> None:
     warehouse.start_run("r1")
     (running,) = rows_of(warehouse, "_kb.runs")

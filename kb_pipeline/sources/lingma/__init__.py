@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 
 from kb_pipeline.auth import HeaderTokenSigner
-from kb_pipeline.config import LingmaSource
 from kb_pipeline.http.client import ErrorInfo, VendorClient
 from kb_pipeline.http.paginators import HeaderPagePaginator
 from kb_pipeline.http.retry import parse_retry_after
 from kb_pipeline.normalize import parse_size, to_utc
 from kb_pipeline.pages import Page, TableRows
 from kb_pipeline.sources.base import KnownRecords, Source, Stream
+from kb_pipeline.sources.lingma.settings import LingmaSettings
 from kb_pipeline.sources.strategies import Listing, recently_active_first
 
 NAME = "lingma"
@@ -41,7 +41,7 @@ def parse_error(response: httpx.Response, body: Any) -> ErrorInfo | None:
     )
 
 
-def make_client(settings: LingmaSource, http: httpx.AsyncClient) -> VendorClient:
+def make_client(settings: LingmaSettings, http: httpx.AsyncClient) -> VendorClient:
     return VendorClient(
         source=NAME,
         base_url=settings.endpoint,
@@ -90,13 +90,13 @@ def normalize_knowledge_bases(page: Page) -> TableRows:
     return {"knowledge_bases": rows}
 
 
-def _organizations(settings: LingmaSource, known: KnownRecords) -> list[str]:
+def _organizations(settings: LingmaSettings, known: KnownRecords) -> list[str]:
     return list(settings.organization_ids)
 
 
 SOURCE = Source(
     name=NAME,
-    config_key="lingma",
+    settings_model=LingmaSettings,
     client_factory=make_client,
     default_qps=10,
     streams=(

@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 
 from kb_pipeline.auth import BearerSigner
-from kb_pipeline.config import QianfanSource
 from kb_pipeline.http.client import ErrorInfo, VendorClient
 from kb_pipeline.http.paginators import MarkerPaginator
 from kb_pipeline.http.retry import parse_retry_after
 from kb_pipeline.normalize import parse_size, strip_url_credentials, to_utc
 from kb_pipeline.pages import Page, Record, TableRows
 from kb_pipeline.sources.base import KnownRecords, Source, Stream
+from kb_pipeline.sources.qianfan.settings import QianfanSettings
 from kb_pipeline.sources.strategies import Listing, full_listing, resume_from_marker
 
 NAME = "qianfan"
@@ -55,7 +55,7 @@ def parse_error(response: httpx.Response, body: Any) -> ErrorInfo | None:
     )
 
 
-def make_client(settings: QianfanSource, http: httpx.AsyncClient) -> VendorClient:
+def make_client(settings: QianfanSettings, http: httpx.AsyncClient) -> VendorClient:
     return VendorClient(
         source=NAME,
         base_url=settings.endpoint,
@@ -66,7 +66,7 @@ def make_client(settings: QianfanSource, http: httpx.AsyncClient) -> VendorClien
     )
 
 
-def _marker_paginator(settings: QianfanSource) -> MarkerPaginator:
+def _marker_paginator(settings: QianfanSettings) -> MarkerPaginator:
     return MarkerPaginator(page_size=settings.page_size)
 
 
@@ -157,17 +157,17 @@ def normalize_documents(page: Page) -> TableRows:
     return {"documents": documents, "document_tags": tags}
 
 
-def _account(settings: QianfanSource, known: KnownRecords) -> list[str]:
+def _account(settings: QianfanSettings, known: KnownRecords) -> list[str]:
     return [""]
 
 
-def _knowledge_bases(settings: QianfanSource, known: KnownRecords) -> list[str]:
+def _knowledge_bases(settings: QianfanSettings, known: KnownRecords) -> list[str]:
     return list(settings.knowledge_base_ids) or known.knowledge_base_ids(NAME)
 
 
 SOURCE = Source(
     name=NAME,
-    config_key="qianfan",
+    settings_model=QianfanSettings,
     client_factory=make_client,
     default_qps=10,
     streams=(

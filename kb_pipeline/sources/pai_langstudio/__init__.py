@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 
 from kb_pipeline.auth import Acs3Signer
-from kb_pipeline.config import PaiSource
 from kb_pipeline.http.client import ErrorInfo, VendorClient
 from kb_pipeline.http.paginators import NextTokenPaginator
 from kb_pipeline.normalize import to_utc
 from kb_pipeline.pages import Page, TableRows
 from kb_pipeline.sources.base import KnownRecords, Source, Stream
+from kb_pipeline.sources.pai_langstudio.settings import PaiSettings
 from kb_pipeline.sources.strategies import Listing, full_listing, newest_first
 
 NAME = "pai_langstudio"
@@ -45,7 +45,7 @@ def parse_error(response: httpx.Response, body: Any) -> ErrorInfo | None:
     )
 
 
-def make_client(settings: PaiSource, http: httpx.AsyncClient) -> VendorClient:
+def make_client(settings: PaiSettings, http: httpx.AsyncClient) -> VendorClient:
     credentials = settings.credentials
     return VendorClient(
         source=NAME,
@@ -62,7 +62,7 @@ def _action(name: str) -> dict[str, str]:
     return {"x-acs-action": name}
 
 
-def _token_paginator(settings: PaiSource) -> NextTokenPaginator:
+def _token_paginator(settings: PaiSettings) -> NextTokenPaginator:
     return NextTokenPaginator(
         token_param="NextToken",
         token_field="NextToken",
@@ -163,17 +163,17 @@ def normalize_jobs(page: Page) -> TableRows:
     return {"jobs": jobs, "job_files": files}
 
 
-def _workspaces(settings: PaiSource, known: KnownRecords) -> list[str]:
+def _workspaces(settings: PaiSettings, known: KnownRecords) -> list[str]:
     return list(settings.workspace_ids)
 
 
-def _knowledge_bases(settings: PaiSource, known: KnownRecords) -> list[str]:
+def _knowledge_bases(settings: PaiSettings, known: KnownRecords) -> list[str]:
     return list(settings.knowledge_base_ids) or known.knowledge_base_ids(NAME)
 
 
 SOURCE = Source(
     name=NAME,
-    config_key="pai_langstudio",
+    settings_model=PaiSettings,
     client_factory=make_client,
     default_qps=20,
     streams=(

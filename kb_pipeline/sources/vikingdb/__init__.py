@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 
 from kb_pipeline.auth import VolcSigner
-from kb_pipeline.config import VikingDbSource
 from kb_pipeline.http.client import ErrorInfo, VendorClient
 from kb_pipeline.http.paginators import SinglePage
 from kb_pipeline.http.retry import parse_retry_after
@@ -21,6 +20,7 @@ from kb_pipeline.normalize import strip_url_credentials, to_utc
 from kb_pipeline.pages import Page, TableRows
 from kb_pipeline.sources.base import KnownRecords, Source, Stream
 from kb_pipeline.sources.strategies import Listing, full_listing, poll_until_terminal
+from kb_pipeline.sources.vikingdb.settings import VikingDbSettings
 
 NAME = "vikingdb"
 QUOTA_LIMITED = 1000029
@@ -44,7 +44,7 @@ def parse_error(response: httpx.Response, body: Any) -> ErrorInfo | None:
     )
 
 
-def make_client(settings: VikingDbSource, http: httpx.AsyncClient) -> VendorClient:
+def make_client(settings: VikingDbSettings, http: httpx.AsyncClient) -> VendorClient:
     credentials = settings.credentials
     return VendorClient(
         source=NAME,
@@ -161,16 +161,16 @@ def normalize_tasks(page: Page) -> TableRows:
     return {"jobs": jobs}
 
 
-def _projects(settings: VikingDbSource, known: KnownRecords) -> list[str]:
+def _projects(settings: VikingDbSettings, known: KnownRecords) -> list[str]:
     return list(settings.projects) or [ALL_PROJECTS]
 
 
-def _tasks(settings: VikingDbSource, known: KnownRecords) -> list[str]:
+def _tasks(settings: VikingDbSettings, known: KnownRecords) -> list[str]:
     """One account-wide partition when any task is configured or still running, else none."""
     return [""] if settings.task_ids or known.running_job_ids(NAME) else []
 
 
-def _task_ids(settings: VikingDbSource, known: KnownRecords) -> list[str]:
+def _task_ids(settings: VikingDbSettings, known: KnownRecords) -> list[str]:
     """Every task configured or seen, less those the warehouse already holds as finished."""
     finished = known.job_ids(NAME) - set(known.running_job_ids(NAME))
     wanted = dict.fromkeys([*settings.task_ids, *known.running_job_ids(NAME)])
@@ -179,7 +179,7 @@ def _task_ids(settings: VikingDbSource, known: KnownRecords) -> list[str]:
 
 SOURCE = Source(
     name=NAME,
-    config_key="vikingdb",
+    settings_model=VikingDbSettings,
     client_factory=make_client,
     default_qps=10,
     streams=(

@@ -1,0 +1,19 @@
+"""VikingDB's section of the configuration: region, projects, tasks to follow, Volcengine AccessKey."""
+
+from pydantic import Field, SecretStr
+
+from kb_pipeline.sources.base import SourceSettings, Strict
+
+
+class VolcCredentials(Strict):
+    access_key_id: SecretStr
+    secret_access_key: SecretStr
+
+
+class VikingDbSettings(SourceSettings):
+    """VikingDB knowledge base: collections (snapshots) and the tasks to follow."""
+
+    region: str = "cn-beijing"
+    projects: list[str] = Field(default_factory=list, description="empty = every project")
+    task_ids: list[str] = Field(default_factory=list)
+    credentials: VolcCredentials
