@@ -79,7 +79,12 @@ class Lingma(Vendor):
         return {"organization_ids": list(dataset.lingma_organizations)}
 
     def holds(self, operation: str) -> dict[str, list[Record]]:
-        return self.dataset.lingma_organizations if operation == "ListKnowledgeBases" else {}
+        if operation == "ListKnowledgeBases":
+            return self.dataset.lingma_organizations
+        if operation == "ListKbFiles":
+            kbs = [kb for kbs in self.dataset.lingma_organizations.values() for kb in kbs]
+            return {kb["id"]: self.dataset.lingma_files.get(kb) for kb in kbs}
+        return {}
 
     operations = (
         Operation("ListKnowledgeBases", "GET", BASE, "list_knowledge_bases", _cursor),

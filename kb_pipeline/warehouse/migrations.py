@@ -197,8 +197,17 @@ CREATE TABLE _kb.pages (
 );
 """
 
+DOCUMENT_DETAILS = """
+ALTER TABLE documents ADD COLUMN chunk_count BIGINT;
+ALTER TABLE documents ADD COLUMN path VARCHAR;
+ALTER TABLE documents ADD COLUMN updated_at TIMESTAMPTZ;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables of the contract; stream state, run log, quarantine, page log", INITIAL),
+    Migration(
+        2, "documents: chunk_count, path and updated_at (Lingma and VikingDB documents)", DOCUMENT_DETAILS
+    ),
 )
 
 
