@@ -24,16 +24,19 @@ def loaded(tmp_path_factory) -> tuple[SandboxServer, Path]:
         yield server, data_dir
 
 
+def documents_of(data_dir: Path, source: str) -> dict[tuple[str, str], dict]:
+    """A source's rows of `documents` by (kb_id, doc_id)."""
+    found = rows(data_dir, f"SELECT * FROM documents WHERE source = '{source}'")
+    return {(r["kb_id"], r["doc_id"]): r for r in found}
+
+
 def _iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def test_documents_match_the_generator_row_for_row(loaded) -> None:
     server, data_dir = loaded
-    got = {
-        (r["kb_id"], r["doc_id"]): r
-        for r in rows(data_dir, "SELECT * FROM documents WHERE source = 'qianfan'")
-    }
+    got = documents_of(data_dir, "qianfan")
     expected = {(kb, d["id"]): d for kb, docs in server.dataset.qianfan_documents.items() for d in docs}
     assert got.keys() == expected.keys()
     for key, doc in expected.items():
@@ -67,10 +70,7 @@ def _size(text: str) -> int:
 def test_lingma_files_match_the_generator_row_for_row(loaded) -> None:
     server, data_dir = loaded
     data = server.dataset
-    got = {
-        (r["kb_id"], r["doc_id"]): r
-        for r in rows(data_dir, "SELECT * FROM documents WHERE source = 'lingma'")
-    }
+    got = documents_of(data_dir, "lingma")
     kbs = [kb for kbs in data.lingma_organizations.values() for kb in kbs]
     expected = {(kb["id"], f["fileId"]): f for kb in kbs for f in data.lingma_files.get(kb)}
     assert got.keys() == expected.keys()
@@ -93,10 +93,7 @@ def test_lingma_files_match_the_generator_row_for_row(loaded) -> None:
 def test_vikingdb_documents_match_the_generator_row_for_row(loaded) -> None:
     server, data_dir = loaded
     data = server.dataset
-    got = {
-        (r["kb_id"], r["doc_id"]): r
-        for r in rows(data_dir, "SELECT * FROM documents WHERE source = 'vikingdb'")
-    }
+    got = documents_of(data_dir, "vikingdb")
     collections = [c for cs in data.vikingdb_collections.values() for c in cs]
     expected = {
         (c["resource_id"], d["doc_id"]): d for c in collections for d in data.vikingdb_documents.get(c)
@@ -152,9 +149,7 @@ def test_knowledge_bases_of_every_source(loaded) -> None:
         assert row["scope_id"] == kb["organizationId"]
         assert row["member_count"] == kb["memberCount"]
         assert row["last_activity_at"].timestamp() == kb["lastActivityTime"] / 1000
-        number, unit = kb["size"].split()
-        factor = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}[unit]
-        assert row["size_bytes"] == round(float(number) * factor)
+        assert row["size_bytes"] == _size(kb["size"])
     assert all(r["deleted_at"] is None for r in got.values())
 
 
