@@ -126,6 +126,7 @@ class Toy(Vendor):
     auth = "Authorization: Bearer <token>"
     operations = (Operation("ListShelves", "GET", "/toy/v1/shelves", "list_shelves", lambda call: call.arg("after")),)
     credentials = {"token": ("KB_SANDBOX_TOY_TOKEN", TOKEN)}
+    unserved_prefix = "/toy/"
 
     def holds(self, operation):
         return {"": shelves(self.dataset.seed, self.dataset.scale)} if operation == "ListShelves" else {}
@@ -154,6 +155,9 @@ class Toy(Vendor):
 
     def server_failure(self, status):
         return Refusal(status, "failure", "try again")
+
+    def unserved(self, call):
+        return Refusal(404, "not_found", f"{call.method} {call.path} is not served")
 
     def insert_records(self, call, count):
         raise NotImplementedError
