@@ -106,6 +106,36 @@ def parse_size(value: Any) -> int | None:
     return round(float(match["number"].replace(",", "")) * factor)
 
 
+# Media types of the file extensions the vendors' document listings carry (Lingma file names,
+# VikingDB doc_type); a fixed table, so the result does not depend on the machine's mime.types.
+_MIME_TYPES = {
+    "pdf": "application/pdf",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "ppt": "application/vnd.ms-powerpoint",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "xls": "application/vnd.ms-excel",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv",
+    "txt": "text/plain",
+    "md": "text/markdown",
+    "html": "text/html",
+    "json": "application/json",
+    "jsonl": "application/jsonl",
+    "py": "text/x-python",
+    "java": "text/x-java",
+    "ts": "text/x-typescript",
+    "go": "text/x-go",
+}
+
+
+def mime_type_of(name: str | None) -> str | None:
+    """The media type of a file name's (or a bare type's) extension, None when it is not known."""
+    if not name:
+        return None
+    return _MIME_TYPES.get(name.rsplit(".", 1)[-1].lower())
+
+
 # Query parameters that carry a signature, a credential or a session token (compared lower-cased).
 # Expiry and scope parameters (X-Tos-Expires, X-Tos-Date, Expires, X-Amz-Date, ...) are kept.
 CREDENTIAL_PARAMS = frozenset(

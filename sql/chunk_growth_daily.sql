@@ -1,11 +1,11 @@
 -- Question: How does each knowledge base's chunk count grow, day by day?
 -- Grain: one row per source, knowledge base and UTC day on which its chunk count was observed or changed.
 -- Method: where a knowledge base has chunk snapshots (chunk_counts rows whose pipeline is not
---   'job_delta', e.g. VikingDB point_num), chunk_count is the day's last snapshot summed over the
---   knowledge base's pipelines and chunk_delta the change since the previous snapshot day (NULL on the
---   first). Otherwise succeeded jobs that report chunk counts (PAI) give chunk_delta =
---   add_chunk_count - delete_chunk_count per finished_at day, and chunk_count is its running total.
---   Deleted jobs and deleted knowledge bases are left out.
+--   'job_delta': VikingDB point_num per pipeline, PAI TotalCount), method 'snapshot': chunk_count is
+--   the day's last snapshot summed over the knowledge base's pipelines and chunk_delta the change
+--   since the previous snapshot day (NULL on the first). Otherwise, method 'job_delta': the estimate
+--   of chunk_growth_from_jobs (succeeded jobs' added minus deleted chunks per finished_at day, and its
+--   running total). Deleted knowledge bases are left out.
 CREATE OR REPLACE VIEW chunk_growth_daily AS
 WITH deleted_kbs AS (
     SELECT source, kb_id
@@ -42,31 +42,10 @@ snapshot_growth AS (
     FROM snapshot_days
 ),
 
-job_days AS (
-    SELECT
-        j.source,
-        j.kb_id,
-        CAST(timezone('UTC', j.finished_at) AS DATE) AS day,
-        CAST(sum(coalesce(j.add_chunk_count, 0) - coalesce(j.delete_chunk_count, 0)) AS BIGINT) AS chunk_delta
-    FROM jobs AS j
-    WHERE
-        j.status = 'succeeded'
-        AND j.deleted_at IS NULL
-        AND j.finished_at IS NOT NULL
-        AND (j.add_chunk_count IS NOT NULL OR j.delete_chunk_count IS NOT NULL)
-        AND NOT EXISTS (SELECT 1 FROM snapshots AS s WHERE s.source = j.source AND s.kb_id = j.kb_id)
-    GROUP BY j.source, j.kb_id, day
-),
-
 job_growth AS (
-    SELECT
-        source,
-        kb_id,
-        day,
-        'job_delta' AS method,
-        CAST(sum(chunk_delta) OVER (PARTITION BY source, kb_id ORDER BY day) AS BIGINT) AS chunk_count,
-        chunk_delta
-    FROM job_days
+    SELECT j.source, j.kb_id, j.day, 'job_delta' AS method, j.chunk_count, j.chunk_delta
+    FROM chunk_growth_from_jobs AS j
+    WHERE NOT EXISTS (SELECT 1 FROM snapshots AS s WHERE s.source = j.source AND s.kb_id = j.kb_id)
 ),
 
 growth AS (

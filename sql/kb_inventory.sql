@@ -1,9 +1,11 @@
 -- Question: What does each knowledge base hold (documents, bytes, chunks) and when was it last active?
 -- Grain: one row per live knowledge base (source, kb_id), with its scope (scope_type, scope_id).
 -- Method: documents counts the live rows of the documents table for a source that lists documents
---   (Qianfan); for other sources it is the knowledge base's file_count, else the doc_num of its latest
---   chunk snapshot (VikingDB); documents_basis names which one. bytes is size_bytes, else the sum of
---   its live documents' file_size_bytes. chunks is the latest chunk_count of chunk_growth_daily.
+--   (Qianfan, Lingma, VikingDB); for other sources (PAI) it is the knowledge base's file_count, else
+--   the doc_num of its latest chunk snapshot; documents_basis names which one. bytes is size_bytes
+--   (Lingma), else the sum of its live documents' file_size_bytes (Qianfan). chunks is the latest
+--   chunk_count of chunk_growth_daily (VikingDB and PAI snapshots, else PAI's job-delta estimate),
+--   else the sum of its live documents' chunk_count.
 --   last_activity_at is the latest of the knowledge base's created/updated/last-activity times, its
 --   live documents' created_at and its live jobs' created/modified/finished times.
 CREATE OR REPLACE VIEW kb_inventory AS
@@ -18,6 +20,7 @@ live_documents AS (
         kb_id,
         count(*) AS documents,
         CAST(sum(file_size_bytes) AS BIGINT) AS bytes,
+        CAST(sum(chunk_count) AS BIGINT) AS chunks,
         max(created_at) AS last_document_at
     FROM documents
     WHERE deleted_at IS NULL
@@ -69,7 +72,7 @@ inventory AS (
             WHEN 'doc_num' THEN n.doc_num
         END AS documents,
         coalesce(k.size_bytes, d.bytes) AS bytes,
-        c.chunks,
+        coalesce(c.chunks, d.chunks) AS chunks,
         k.created_at,
         greatest(k.created_at, k.updated_at, k.last_activity_at, d.last_document_at, j.last_job_at)
             AS last_activity_at

@@ -156,6 +156,9 @@ class Toy(Vendor):
     def server_failure(self, status):
         return Refusal(status, "failure", "try again")
 
+    def unserved(self, call):
+        return Refusal(404, "not_found", f"{call.method} {call.path} is not served")
+
     def insert_records(self, call, count):
         raise NotImplementedError
 

@@ -275,6 +275,41 @@ class MarkerPaginator:
         return Step(None, resume_cursor={self.marker_param: marker} if marker else cursor)
 
 
+@dataclass(frozen=True)
+class OffsetPaginator:
+    """An offset/limit listing with a total in the body (VikingDB doc/list: `offset`, `limit`,
+    `data.total_num`).
+
+    Done on an empty or short page, or once the offset reaches the total. `total_changed` tells
+    that the total moved since the scan began (records shifted between pages: rescan).
+    Cursor: `{offset_param: <next offset>, "scan_total": <total at the start of the scan>}`.
+    """
+
+    offset_param: str = "offset"
+    size_param: str = "limit"
+    page_size: int = 100
+    total_field: str = "data.total_num"
+    location: Location = "body"
+
+    def prepare(self, request: RequestSpec, cursor: Cursor | None) -> RequestSpec:
+        offset = cursor.get(self.offset_param, 0) if cursor else 0
+        return request.with_values(
+            {self.offset_param: offset, self.size_param: self.page_size}, self.location
+        )
+
+    def step(self, cursor: Cursor | None, response: JsonResponse, records: list[Any]) -> Step:
+        offset = cursor.get(self.offset_param, 0) if cursor else 0
+        total = _as_int(dig(response.body, self.total_field))
+        scan_total = cursor.get("scan_total") if cursor else None
+        if scan_total is None:
+            scan_total = total
+        changed = total is not None and scan_total is not None and total != scan_total
+        following = offset + len(records)
+        done = len(records) < self.page_size or (total is not None and following >= total)
+        next_cursor = None if done else {self.offset_param: following, "scan_total": scan_total}
+        return Step(next_cursor, total=total, total_changed=changed)
+
+
 def dig(body: Any, path: str) -> Any:
     """The value at a dotted path of a JSON body (`"data.next_token"`), None when absent."""
     value = body

@@ -99,9 +99,8 @@ CHUNK_LINES = """
 WITH growth AS (
     SELECT g.source, g.kb_id, g.day, g.chunk_count,
         g.source || ' / ' || coalesce(i.kb_name, g.kb_id) AS knowledge_base
-    FROM chunk_growth_daily AS g
+    FROM {growth} AS g
     LEFT JOIN kb_inventory AS i ON g.source = i.source AND g.kb_id = i.kb_id
-    WHERE g.method = ?
 ),
 largest AS (
     SELECT source, kb_id, arg_max(chunk_count, day) AS latest
@@ -116,9 +115,9 @@ ORDER BY g.knowledge_base, g.day
 """
 
 
-def _chunk_lines(con: duckdb.DuckDBPyConnection, method: str) -> tuple[go.Figure, int]:
-    """One line per knowledge base of `method`, the largest few only, and how many there are."""
-    rows = con.execute(CHUNK_LINES, [method, TOP_KNOWLEDGE_BASES]).fetchall()
+def _chunk_lines(con: duckdb.DuckDBPyConnection, growth: str) -> tuple[go.Figure, int]:
+    """One line per knowledge base of the `growth` relation, the largest few only, and how many there are."""
+    rows = con.execute(CHUNK_LINES.format(growth=growth), [TOP_KNOWLEDGE_BASES]).fetchall()
     figure = go.Figure(
         [
             go.Scatter(name=name, x=[r[1] for r in points], y=[r[2] for r in points], mode="lines+markers")
@@ -139,11 +138,12 @@ def _shown(total: int) -> str:
 
 
 def chunks_observed(con: duckdb.DuckDBPyConnection) -> Chart:
-    figure, total = _chunk_lines(con, "snapshot")
+    figure, total = _chunk_lines(con, "(SELECT * FROM chunk_growth_daily WHERE method = 'snapshot')")
     return Chart(
         key="chunks-observed",
         title="Chunks per knowledge base, as observed",
-        note=f"{_shown(total)} that the vendor reports a chunk count for (VikingDB point_num): the count "
+        note=f"{_shown(total)} that the vendor reports a chunk count for (VikingDB point_num, PAI "
+        "ListKnowledgeBaseChunks TotalCount): the count "
         "of the last snapshot of each UTC day, placed on the day the pipeline observed it. "
         "All of them: mart chunk_growth_daily, method 'snapshot' (feeds/chunk_growth_daily.parquet).",
         figure=_layout(
@@ -156,13 +156,14 @@ def chunks_observed(con: duckdb.DuckDBPyConnection) -> Chart:
 
 
 def chunks_from_jobs(con: duckdb.DuckDBPyConnection) -> Chart:
-    figure, total = _chunk_lines(con, "job_delta")
+    figure, total = _chunk_lines(con, "chunk_growth_from_jobs")
     return Chart(
         key="chunks-from-jobs",
         title="Chunks per knowledge base, from indexing jobs",
-        note=f"{_shown(total)} without a chunk snapshot (PAI): the running total of succeeded jobs' "
-        "added minus deleted chunks, on the UTC day the vendor says each job finished. "
-        "All of them: mart chunk_growth_daily, method 'job_delta' (feeds/chunk_growth_daily.parquet).",
+        note=f"{_shown(total)} whose jobs report chunk counts (PAI): the running total of succeeded "
+        "jobs' added minus deleted chunks, on the UTC day the vendor says each job finished, an estimate "
+        "to hold against the snapshots. All of them: mart chunk_growth_from_jobs "
+        "(feeds/chunk_growth_from_jobs.parquet).",
         figure=_layout(
             figure,
             empty=not total,

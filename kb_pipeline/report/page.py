@@ -20,7 +20,13 @@ from kb_pipeline.report.charts import CHARTS
 from kb_pipeline.report.checks import CheckOutcome
 
 TITLE = "Knowledge-base inventory report"
-MARTS_READ = ("job_health_daily", "document_status_funnel", "chunk_growth_daily", "kb_inventory")
+MARTS_READ = (
+    "job_health_daily",
+    "document_status_funnel",
+    "chunk_growth_daily",
+    "chunk_growth_from_jobs",
+    "kb_inventory",
+)
 # Records script errors on <html data-script-errors> and counts drawn charts on
 # <body data-charts-rendered>, so that a headless browser's DOM dump shows both.
 PAGE_SCRIPT = """

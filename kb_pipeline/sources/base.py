@@ -32,6 +32,15 @@ class KnownRecords(Protocol):
 
     def running_window(self, source: str, kb_id: str) -> RunningWindow | None: ...
 
+    def knowledge_base(self, source: str, kb_id: str) -> dict[str, Any] | None:
+        """What a live knowledge base last said of itself: scope_id, updated_at, last_activity_at,
+        file_count, size_bytes."""
+        ...
+
+    def job_state(self, source: str, kb_id: str) -> str | None:
+        """A fingerprint of a knowledge base's jobs, None when it has none."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StreamContext:

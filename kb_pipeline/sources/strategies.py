@@ -130,9 +130,10 @@ def _request_of(ctx: StreamContext, listing: Listing, partition: str, api_page: 
 
 
 def full_listing(
-    listing: Listing, *, table: str, scope_column: str | None = None, rescan_on_shift: bool = False
+    listing: Listing, *, table: str | None, scope_column: str | None = None, rescan_on_shift: bool = False
 ) -> Extract:
-    """Read the whole listing every run; at its end, rows of `table` it did not see are marked deleted.
+    """Read the whole listing every run; at its end, rows of `table` it did not see are marked deleted
+    (no table: a snapshot, nothing to mark).
 
     Cursor while a scan runs: `{"scan": {"next": <page cursor>, "started_at": iso}}`, so a killed
     scan resumes where it stopped and still marks deletions against its own start. With
@@ -156,7 +157,7 @@ def full_listing(
                     break
                 if api_page.done:
                     cursor = {"last_scan_started_at": started_at.isoformat()}
-                    end = _scan_end(table, started_at, scope_column, partition)
+                    end = _scan_end(table, started_at, scope_column, partition) if table else None
                     yield _page(ctx, partition, api_page.records, request, cursor, end)
                 else:
                     cursor = {"scan": {"next": api_page.next_cursor, "started_at": started_at.isoformat()}}
@@ -172,6 +173,35 @@ def full_listing(
         )
 
     return extract
+
+
+ParentState = Callable[[KnownRecords, str, str], Any]
+"""What a partition's parent says of it now, from the warehouse (known, source, partition): a
+JSON-able value that moves whenever something under the partition may have changed; None = unknown."""
+
+
+def when_parent_changed(extract: Extract, *, parent: ParentState) -> Extract:
+    """Run `extract` on a partition only where its parent says something changed under it.
+
+    The parent's state is kept in the cursor of every page; a later run that finds the same state
+    after a finished listing sends no request at all. A full refresh, a first run, an unknown state
+    and a listing killed half-way run `extract`; a killed listing whose parent changed since starts
+    over, so what it read before the change is read again.
+    """
+
+    async def wrapped(ctx: StreamContext, partition: str) -> AsyncIterator[Page]:
+        state = ctx.cursor or {}
+        now = parent(ctx.known, ctx.source, partition)
+        if state.get("scan") and state.get("parent") != now:
+            ctx = replace(ctx, cursor=None)
+        elif (
+            not ctx.full_refresh and not state.get("scan") and now is not None and state.get("parent") == now
+        ):
+            return
+        async for page in extract(ctx, partition):
+            yield replace(page, cursor={**(page.cursor or {}), "parent": now})
+
+    return wrapped
 
 
 def recently_active_first(

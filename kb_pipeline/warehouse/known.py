@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 import pyarrow as pa
@@ -29,24 +30,48 @@ _RUNNING_WINDOWS = """
 """
 
 
+_JOB_STATES = """
+    SELECT source, kb_id, md5(string_agg(
+        concat_ws('|', job_id, status, CAST(modified_at AS VARCHAR), CAST(finished_at AS VARCHAR)),
+        ',' ORDER BY job_id
+    )) AS state
+    FROM jobs WHERE kb_id IS NOT NULL AND deleted_at IS NULL
+    GROUP BY source, kb_id
+"""
+
+PARENT_FIELDS = ("scope_id", "updated_at", "last_activity_at", "file_count", "size_bytes")
+"""What a child listing may compare with its last listing to tell whether to list again."""
+
+
 @dataclass(frozen=True)
 class KnownSnapshot:
-    """Live knowledge bases per source, each source's jobs with their normalized status, and the
-    running window of each knowledge base that has running jobs."""
+    """Live knowledge bases per source (and what each last said of itself), each source's jobs
+    with their normalized status, a fingerprint of each knowledge base's jobs, and the running
+    window of each knowledge base that has running jobs."""
 
     knowledge_bases: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
     jobs: dict[str, dict[str, str | None]] = field(default_factory=dict)
     running_windows: dict[tuple[str, str], RunningWindow] = field(default_factory=dict)
+    parents: dict[tuple[str, str], dict[str, object]] = field(default_factory=dict)
+    job_states: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
     def read(cls, warehouse: Queryable) -> KnownSnapshot:
         kbs: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+        parents: dict[tuple[str, str], dict[str, object]] = {}
         kb_rows = warehouse.query(
-            "SELECT source, kb_id, scope_id FROM knowledge_bases WHERE deleted_at IS NULL "
-            "ORDER BY source, created_at NULLS FIRST, kb_id"
+            f"SELECT source, kb_id, {', '.join(PARENT_FIELDS)} FROM knowledge_bases "
+            "WHERE deleted_at IS NULL ORDER BY source, created_at NULLS FIRST, kb_id"
         ).to_pylist()
         for row in kb_rows:
             kbs[row["source"]].append((row["kb_id"], row["scope_id"]))
+            parents[(row["source"], row["kb_id"])] = {
+                name: row[name].isoformat() if isinstance(row[name], datetime) else row[name]
+                for name in PARENT_FIELDS
+            }
+        job_states = {
+            (row["source"], row["kb_id"]): row["state"] for row in warehouse.query(_JOB_STATES).to_pylist()
+        }
         jobs: dict[str, dict[str, str | None]] = {}
         stored = warehouse.query("SELECT source, job_id, status FROM jobs ORDER BY source, job_id")
         # column by column: a dict per row would cost several times the ids themselves
@@ -58,7 +83,7 @@ class KnownSnapshot:
             (row["source"], row["kb_id"]): RunningWindow(row["oldest_created"], row["jobs"])
             for row in warehouse.query(_RUNNING_WINDOWS).to_pylist()
         }
-        return cls(dict(kbs), jobs, windows)
+        return cls(dict(kbs), jobs, windows, parents, job_states)
 
     def knowledge_base_ids(self, source: str, scope_id: str | None = None) -> list[str]:
         """Live knowledge bases, oldest first (as a listing in creation order has them)."""
@@ -72,3 +97,11 @@ class KnownSnapshot:
 
     def running_window(self, source: str, kb_id: str) -> RunningWindow | None:
         return self.running_windows.get((source, kb_id))
+
+    def knowledge_base(self, source: str, kb_id: str) -> dict[str, object] | None:
+        """What a live knowledge base last said of itself (`PARENT_FIELDS`, times as ISO text)."""
+        return self.parents.get((source, kb_id))
+
+    def job_state(self, source: str, kb_id: str) -> str | None:
+        """A fingerprint of a knowledge base's jobs and their statuses; it moves when any job does."""
+        return self.job_states.get((source, kb_id))

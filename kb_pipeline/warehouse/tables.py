@@ -87,6 +87,9 @@ DOCUMENTS = Table(
         "last_seen_at": TSTZ,
         "deleted_at": TSTZ,
         "raw": "JSON",
+        "chunk_count": "BIGINT",  # VikingDB point_num
+        "path": "VARCHAR",
+        "updated_at": TSTZ,
     },
 )
 

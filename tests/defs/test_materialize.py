@@ -73,6 +73,9 @@ def test_row_counts_match_what_the_vendors_serve(first_run, vendor_sandbox: Sand
         "lingma.knowledge_bases": sum(map(len, data.lingma_organizations.values())),
         "qianfan.knowledge_bases": len(data.qianfan_knowledge_bases),
         "qianfan.documents": sum(map(len, data.qianfan_documents.values())),
+        "lingma.documents": sum(kb["fileCount"] for kbs in data.lingma_organizations.values() for kb in kbs),
+        "vikingdb.documents": sum(c["doc_num"] for cs in data.vikingdb_collections.values() for c in cs),
+        "pai.chunk_counts": len(data.pai_jobs),
     }
     metadata = materialized(extraction)
     assert {stream: metadata[key(stream)]["dagster/row_count"] for stream in expected} == expected
@@ -157,7 +160,7 @@ def test_failing_vendor_fails_its_own_assets_only(
     result = extract(wrong, instance)
 
     assert not result.success
-    pai = {key("pai.knowledge_bases"), key("pai.jobs")}
+    pai = {key("pai.knowledge_bases"), key("pai.jobs"), key("pai.chunk_counts")}
     assert set(materialized(result)) == set(STREAMS) - pai
     (failure,) = result.get_step_failure_events()
     message = failure.step_failure_data.error.message

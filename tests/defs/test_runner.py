@@ -50,9 +50,11 @@ def test_one_source_only(config_file: Path) -> None:
     ok, output = run(config_file, sources=["lingma"])
 
     assert ok, output
-    assert "lingma.knowledge_bases" in output and "qianfan.documents" not in output
+    assert "lingma.knowledge_bases" in output and "lingma.documents" in output
+    assert "qianfan.documents" not in output
     counts = table_counts(config_file.parent)
-    assert counts["knowledge_bases"] > 0 and counts["documents"] == 0
+    assert counts["knowledge_bases"] > 0 and counts["documents"] > 0
+    assert counts["document_tags"] == counts["jobs"] == counts["chunk_counts"] == 0, "only Lingma ran"
 
 
 def test_unknown_source_is_refused_before_anything_runs(config_file: Path) -> None:
@@ -71,5 +73,6 @@ def test_failing_vendor_returns_false_and_the_rest_is_published(
     assert "qianfan.knowledge_bases" in output and "failed" in output
     assert "not-the-secret" not in output
     counts = table_counts(config_file.parent)
-    assert counts["documents"] == 0 and counts["jobs"] > 0
+    assert counts["document_tags"] == 0, "Qianfan's own table stays empty"
+    assert counts["documents"] > 0 and counts["jobs"] > 0, "the other vendors' documents and jobs land"
     assert (config_file.parent / "feeds" / "kb_inventory.parquet").exists()

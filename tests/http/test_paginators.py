@@ -19,6 +19,7 @@ from kb_pipeline.http import (
     SinglePage,
     paginate,
 )
+from kb_pipeline.http.paginators import OffsetPaginator
 
 pytestmark = pytest.mark.anyio
 
@@ -81,6 +82,19 @@ def marker_server(items):
     return handle
 
 
+def offset_server(items):
+    """VikingDB-style: offset/limit in the JSON body, the total in `data.total_num`."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = orjson.loads(request.content)
+        assert body["resource_id"] == "kb-1"
+        chunk = items[body["offset"] : body["offset"] + body["limit"]]
+        data = {"doc_list": chunk, "count": len(chunk), "total_num": len(items)}
+        return httpx.Response(200, json={"code": 0, "message": "success", "data": data})
+
+    return handle
+
+
 STRATEGIES = {
     "next token": (
         NextTokenPaginator(page_size=SIZE),
@@ -105,6 +119,18 @@ STRATEGIES = {
             stream="qianfan.documents",
         ),
         lambda body: body["data"],
+    ),
+    "offset": (
+        OffsetPaginator(page_size=SIZE),
+        offset_server,
+        RequestSpec(
+            "POST",
+            "/api/knowledge/doc/list",
+            json={"resource_id": "kb-1"},
+            endpoint="doc/list",
+            stream="vikingdb.documents",
+        ),
+        lambda body: body["data"]["doc_list"],
     ),
 }
 

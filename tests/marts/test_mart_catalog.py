@@ -19,6 +19,7 @@ EXPECTED_MARTS = {
     "job_failures_by_error",
     "jobs_overrunning",
     "chunk_growth_daily",
+    "chunk_growth_from_jobs",
     "extraction_freshness",
 }
 
@@ -42,6 +43,7 @@ def test_marts_come_after_the_marts_they_read() -> None:
     by_name = {mart.name: mart for mart in MARTS}
     assert by_name["kb_inventory_by_scope"].depends_on == ("kb_inventory",)
     assert by_name["kb_inventory"].depends_on == ("chunk_growth_daily",)
+    assert by_name["chunk_growth_daily"].depends_on == ("chunk_growth_from_jobs",)
     for mart in MARTS:
         for dependency in mart.depends_on:
             assert order.index(dependency) < order.index(mart.name)

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from kb_pipeline.marts import MARTS, create_marts
+from kb_pipeline.normalize import mime_type_of
 from kb_pipeline.sandbox import SandboxServer
 from kb_pipeline.sandbox.dataset import Dataset
 from kb_pipeline.sources import SOURCES
@@ -40,6 +41,7 @@ CHECKED_MARTS = (
     "job_failures_by_error",
     "jobs_overrunning",
     "chunk_growth_daily",
+    "chunk_growth_from_jobs",
     "extraction_freshness",
 )
 QIANFAN_STATUS = {
@@ -56,6 +58,13 @@ QIANFAN_STATUS = {
 }
 PAI_STATUS = {"Running": "running", "Success": "succeeded", "Failed": "failed"}
 VIKINGDB_STATUS = {"running": "running", "success": "succeeded", "fail": "failed"}
+LINGMA_FILE_STATUS = {
+    "pending": "queued",
+    "processing": "processing",
+    "success": "available",
+    "failed": "failed",
+}
+VIKINGDB_DOC_STATUS = {0: "available", 1: "failed", 2: "queued", 6: "processing"}
 FRESHNESS_TABLES = ("knowledge_bases", "documents", "jobs", "chunk_counts")
 FEEDING_STREAMS = {
     (source.name, table): ", ".join(sorted(s.name for s in source.streams if table in s.tables))
@@ -115,6 +124,10 @@ class Changes:
     """Documents of the deleted Qianfan knowledge base: nothing tells the pipeline they went too."""
     vanished_pipelines: int
     """Pipelines of the deleted VikingDB collection: snapshot in the first run only."""
+    orphaned_files: int
+    """Files of the deleted Lingma knowledge base, listed in the first run only."""
+    orphaned_collection_documents: int
+    """Documents of the deleted VikingDB collection, listed in the first run only."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +155,8 @@ def _change_the_vendors(server: SandboxServer) -> Changes:
     fail a running PAI job and a running VikingDB task."""
     data, control = server.dataset, server.control
     organization = next(iter(data.lingma_organizations))
-    control.delete_lingma_knowledge_base(data.lingma_organizations[organization][-1]["id"])
+    doomed_lingma = data.lingma_organizations[organization][-1]
+    control.delete_lingma_knowledge_base(doomed_lingma["id"])
 
     largest = data.qianfan_knowledge_bases[0]["id"]
     small = [kb for kb, docs in data.qianfan_documents.items() if docs and kb != largest]
@@ -161,7 +175,12 @@ def _change_the_vendors(server: SandboxServer) -> Changes:
     control.finish_pai_job(running["KnowledgeBaseJobId"], status="Failed", error_message=PAI_FAILURE)
     task = next(t for t, info in data.vikingdb_tasks.items() if info["status"] == "running")
     control.finish_vikingdb_task(task, status="fail")
-    return Changes(orphaned_documents=orphaned, vanished_pipelines=len(collection["pipeline_list"]))
+    return Changes(
+        orphaned_documents=orphaned,
+        vanished_pipelines=len(collection["pipeline_list"]),
+        orphaned_files=doomed_lingma["fileCount"],
+        orphaned_collection_documents=collection["doc_num"],
+    )
 
 
 def _read(warehouse: Warehouse, mart: str) -> MartRead:
@@ -242,6 +261,69 @@ def _qianfan_documents(data: Dataset) -> Iterator[tuple[str, Row]]:
             yield kb_id, doc
 
 
+@dataclass(frozen=True)
+class Document:
+    """A live document of a live knowledge base, whatever its vendor, as the documents table holds it."""
+
+    source: str
+    kb_id: str
+    doc_id: str
+    name: str
+    status: str
+    status_raw: str
+    created_at: datetime
+    mime_type: str | None
+
+
+def _documents(data: Dataset) -> Iterator[Document]:
+    """Every live document of Qianfan, Lingma (files) and VikingDB."""
+    for kb_id, doc in _qianfan_documents(data):
+        created = _iso(doc["createdAt"])
+        status = _document_status(doc)
+        yield Document(
+            "qianfan", kb_id, doc["id"], doc["name"], status, doc["displayStatus"], created, _mime_type(doc)
+        )
+    for kbs in data.lingma_organizations.values():
+        for kb in kbs:
+            for file in data.lingma_files.get(kb):
+                yield Document(
+                    "lingma",
+                    kb["id"],
+                    file["fileId"],
+                    file["filename"],
+                    LINGMA_FILE_STATUS[file["fileState"]],
+                    file["fileState"],
+                    _epoch_ms(file["gmtAdded"]),
+                    mime_type_of(file["filename"]),
+                )
+    for collections in data.vikingdb_collections.values():
+        for collection in collections:
+            for doc in data.vikingdb_documents.get(collection):
+                code = doc["status"]["process_status"]
+                yield Document(
+                    "vikingdb",
+                    collection["resource_id"],
+                    doc["doc_id"],
+                    doc["doc_name"],
+                    VIKINGDB_DOC_STATUS[code],
+                    str(code),
+                    _epoch_ms(doc["create_time"]),
+                    mime_type_of(doc["doc_type"]),
+                )
+
+
+def _kb_names(data: Dataset) -> dict[tuple[str, str], str]:
+    return {
+        **{("qianfan", kb["id"]): kb["name"] for kb in data.qianfan_knowledge_bases},
+        **{("lingma", kb["id"]): kb["name"] for kbs in data.lingma_organizations.values() for kb in kbs},
+        **{
+            ("vikingdb", c["resource_id"]): c["collection_name"]
+            for cs in data.vikingdb_collections.values()
+            for c in cs
+        },
+    }
+
+
 def _mime_type(doc: Row) -> str | None:
     meta = doc["meta"]
     return meta.get("mimeType", meta.get("mime_type"))
@@ -288,7 +370,6 @@ def _point_num(collection: Row) -> int:
 def _expected_inventory(data: Dataset) -> dict[tuple[str, str], Row]:
     """kb_inventory's figures for every live knowledge base, keyed by (source, kb_id)."""
     inventory: dict[tuple[str, str], Row] = {}
-    pai_chunks = {kb: rows[-1]["chunk_count"] for kb, rows in _pai_chunk_growth(data).items()}
     for workspace, kbs in data.pai_knowledge_bases.items():
         for kb in kbs:
             jobs = data.pai_jobs[kb["KnowledgeBaseId"]]
@@ -303,7 +384,7 @@ def _expected_inventory(data: Dataset) -> dict[tuple[str, str], Row]:
                 "documents": None,
                 "documents_basis": None,
                 "bytes": None,
-                "chunks": pai_chunks.get(kb["KnowledgeBaseId"]),
+                "chunks": data.pai_chunk_total(kb["KnowledgeBaseId"]),
                 "created_at": created,
                 "last_activity_at": _latest([created, _iso(kb["GmtModifiedTime"]), *job_times]),
             }
@@ -313,8 +394,8 @@ def _expected_inventory(data: Dataset) -> dict[tuple[str, str], Row]:
                 "scope_type": "organization",
                 "scope_id": organization,
                 "kb_name": kb["name"],
-                "documents": kb["fileCount"],
-                "documents_basis": "file_count",
+                "documents": len(data.lingma_files.get(kb)),
+                "documents_basis": "documents",
                 "bytes": _size_bytes(kb["size"]),
                 "chunks": None,
                 "created_at": _epoch_ms(kb["gmtCreate"]),
@@ -342,12 +423,17 @@ def _expected_inventory(data: Dataset) -> dict[tuple[str, str], Row]:
                 "scope_type": "project",
                 "scope_id": project,
                 "kb_name": collection["collection_name"],
-                "documents": collection["doc_num"],
-                "documents_basis": "file_count",
+                "documents": len(docs := data.vikingdb_documents.get(collection)),
+                "documents_basis": "documents",
                 "bytes": None,
                 "chunks": _point_num(collection),
                 "created_at": _epoch_s(collection["create_time"]),
-                "last_activity_at": _epoch_s(max(collection["create_time"], collection["update_time"])),
+                "last_activity_at": _latest(
+                    [
+                        _epoch_s(max(collection["create_time"], collection["update_time"])),
+                        *(_epoch_ms(d["create_time"]) for d in docs),
+                    ]
+                ),
             }
     return inventory
 
@@ -367,7 +453,7 @@ def test_kb_inventory_holds_each_live_knowledge_base_with_its_figures(loaded: Lo
     }
     assert got.keys() == expected.keys()
     assert got == expected
-    assert {row["documents_basis"] for row in got.values()} == {None, "documents", "file_count"}
+    assert {row["documents_basis"] for row in got.values()} == {None, "documents"}
 
 
 def test_kb_inventory_by_scope_sums_its_knowledge_bases(loaded: Loaded) -> None:
@@ -394,18 +480,18 @@ def test_kb_inventory_by_scope_sums_its_knowledge_bases(loaded: Loaded) -> None:
 
 def test_document_status_funnel_counts_live_documents_per_status(loaded: Loaded) -> None:
     data = loaded.dataset
-    names = {kb["id"]: kb["name"] for kb in data.qianfan_knowledge_bases}
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for kb_id, doc in _qianfan_documents(data):
-        counts[kb_id][_document_status(doc)] += 1
+    names = _kb_names(data)
+    counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for doc in _documents(data):
+        counts[(doc.source, doc.kb_id)][doc.status] += 1
     statuses = ("queued", "processing", "available", "failed", "disabled")
     expected = {
-        ("qianfan", kb_id): {
-            "kb_name": names[kb_id],
+        kb: {
+            "kb_name": names[kb],
             **{status: by_status[status] for status in statuses},
             "total": by_status.total(),
         }
-        for kb_id, by_status in counts.items()
+        for kb, by_status in counts.items()
     }
     got = {
         (row["source"], row["kb_id"]): _pick(row, ("kb_name", *statuses, "total"))
@@ -414,50 +500,50 @@ def test_document_status_funnel_counts_live_documents_per_status(loaded: Loaded)
     assert got == expected
     first = ("qianfan", data.qianfan_knowledge_bases[0]["id"])
     assert all(got[first][status] for status in statuses), "the generator gives its first KB every status"
+    assert {source for source, _ in got} == {"qianfan", "lingma", "vikingdb"}
 
 
 def test_documents_stuck_lists_live_waiting_documents_older_than_a_day(loaded: Loaded) -> None:
     read = loaded.marts["documents_stuck"]
     waiting = {
-        doc["id"]: (kb_id, doc)
-        for kb_id, doc in _qianfan_documents(loaded.dataset)
-        if _document_status(doc) in ("queued", "processing")
+        doc.doc_id: doc for doc in _documents(loaded.dataset) if doc.status in ("queued", "processing")
     }
-    created = {doc_id: _iso(doc["createdAt"]) for doc_id, (_, doc) in waiting.items()}
+    created = {doc_id: doc.created_at for doc_id, doc in waiting.items()}
     surely = {doc_id for doc_id, at in created.items() if at < read.asked.start - STUCK_AFTER}
     perhaps = {doc_id for doc_id, at in created.items() if at < read.asked.end - STUCK_AFTER}
     got = {row["doc_id"]: row for row in read.rows}
     assert surely <= got.keys() <= perhaps
     assert surely, "every sandbox document predates its anchor, so waiting ones are stuck by now"
+    assert {row["source"] for row in got.values()} == {"qianfan", "lingma", "vikingdb"}
     for doc_id, row in got.items():
-        kb_id, doc = waiting[doc_id]
+        doc = waiting[doc_id]
         assert (row["source"], row["kb_id"], row["name"], row["status_raw"], row["created_at"]) == (
-            "qianfan",
-            kb_id,
-            doc["name"],
-            doc["displayStatus"],
-            created[doc_id],
+            doc.source,
+            doc.kb_id,
+            doc.name,
+            doc.status_raw,
+            doc.created_at,
         )
-        assert row["status"] == _document_status(doc)
+        assert row["status"] == doc.status
         least, most = read.asked.hours_since(created[doc_id])
         assert least <= row["age_hours"] <= most, doc_id
 
 
 def test_parse_failures_by_mime_type_share_failed_live_documents(loaded: Loaded) -> None:
-    totals: Counter[str] = Counter()
-    failed: Counter[str] = Counter()
-    for _, doc in _qianfan_documents(loaded.dataset):
-        mime_type = _mime_type(doc) or "unknown"
-        totals[mime_type] += 1
-        failed[mime_type] += _document_status(doc) == "failed"
+    totals: Counter[tuple[str, str]] = Counter()
+    failed: Counter[tuple[str, str]] = Counter()
+    for doc in _documents(loaded.dataset):
+        key = (doc.source, doc.mime_type or "unknown")
+        totals[key] += 1
+        failed[key] += doc.status == "failed"
     expected = {
-        ("qianfan", mime): {
-            "failed_documents": failed[mime],
-            "documents": totals[mime],
-            "failed_share": round(failed[mime] / totals[mime], 6),
+        key: {
+            "failed_documents": failed[key],
+            "documents": totals[key],
+            "failed_share": round(failed[key] / totals[key], 6),
         }
-        for mime in totals
-        if failed[mime]
+        for key in totals
+        if failed[key]
     }
     got = {
         (row["source"], row["mime_type"]): _rounded(
@@ -466,6 +552,7 @@ def test_parse_failures_by_mime_type_share_failed_live_documents(loaded: Loaded)
         for row in loaded.marts["parse_failures_by_mime_type"].rows
     }
     assert got == expected
+    assert {source for source, _ in got} == {"qianfan", "lingma", "vikingdb"}
 
 
 def test_job_health_daily_counts_rates_and_durations_per_utc_day(loaded: Loaded) -> None:
@@ -568,24 +655,37 @@ def test_jobs_overrunning_lists_jobs_past_their_limit(loaded: Loaded) -> None:
         assert row["overrun_s"] == pytest.approx(row["run_time_s"] - limit)
 
 
-def test_chunk_growth_daily_follows_snapshots_and_job_deltas(loaded: Loaded) -> None:
+def test_chunk_growth_daily_follows_snapshots(loaded: Loaded) -> None:
     data = loaded.dataset
     got: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in sorted(loaded.marts["chunk_growth_daily"].rows, key=lambda r: r["day"]):
         got[(row["source"], row["kb_id"])].append(_pick(row, ("day", "method", "chunk_count", "chunk_delta")))
-    collections = {c["resource_id"]: c for cs in data.vikingdb_collections.values() for c in cs}
-    pai = _pai_chunk_growth(data)
-    assert got.keys() == {("vikingdb", kb) for kb in collections} | {("pai_langstudio", kb) for kb in pai}
-    for kb_id, rows in pai.items():
-        assert got[("pai_langstudio", kb_id)] == rows, kb_id
-
+    counts = {
+        **{
+            ("vikingdb", c["resource_id"]): _point_num(c)
+            for cs in data.vikingdb_collections.values()
+            for c in cs
+        },
+        **{("pai_langstudio", kb): data.pai_chunk_total(kb) for kb in data.pai_jobs},
+    }
+    assert got.keys() == counts.keys()
     run_days = {loaded.first_run.start.date(), loaded.second_run.end.date()}
-    for kb_id, collection in collections.items():
-        rows = got[("vikingdb", kb_id)]
-        # both runs saw the same point_num: one row per UTC day a snapshot was taken, no change
+    for kb, count in counts.items():
+        rows = got[kb]
+        # both runs counted the same chunks (the job finished between them failed): one row per UTC
+        # day a snapshot was taken, no change
         assert {row["day"] for row in rows} <= run_days
-        assert {(row["method"], row["chunk_count"]) for row in rows} == {("snapshot", _point_num(collection))}
-        assert [row["chunk_delta"] for row in rows] == [None] + [0] * (len(rows) - 1), kb_id
+        assert {(row["method"], row["chunk_count"]) for row in rows} == {("snapshot", count)}
+        assert [row["chunk_delta"] for row in rows] == [None] + [0] * (len(rows) - 1), kb
+
+
+def test_chunk_growth_from_jobs_cumulates_succeeded_jobs_per_finish_day(loaded: Loaded) -> None:
+    got: dict[str, list[Row]] = defaultdict(list)
+    for row in sorted(loaded.marts["chunk_growth_from_jobs"].rows, key=lambda r: r["day"]):
+        assert row["source"] == "pai_langstudio"
+        got[row["kb_id"]].append({"method": "job_delta", **_pick(row, ("day", "chunk_count", "chunk_delta"))})
+    expected = _pai_chunk_growth(loaded.dataset)
+    assert got == {kb: [{**row} for row in rows] for kb, rows in expected.items()}
 
 
 def test_extraction_freshness_lists_each_table_with_rows_as_of_the_last_run(loaded: Loaded) -> None:
@@ -593,15 +693,26 @@ def test_extraction_freshness_lists_each_table_with_rows_as_of_the_last_run(load
     read = loaded.marts["extraction_freshness"]
     pipelines = sum(len(c["pipeline_list"]) for cs in data.vikingdb_collections.values() for c in cs)
     documents = sum(len(docs) for docs in data.qianfan_documents.values())
+    files = sum(len(data.lingma_files.get(kb)) for kbs in data.lingma_organizations.values() for kb in kbs)
+    collection_documents = sum(
+        len(data.vikingdb_documents.get(c)) for cs in data.vikingdb_collections.values() for c in cs
+    )
     live_rows = {
         ("pai_langstudio", "knowledge_bases"): {sum(map(len, data.pai_knowledge_bases.values()))},
         ("pai_langstudio", "jobs"): {sum(map(len, data.pai_jobs.values()))},
+        # one count per knowledge base in each run
+        ("pai_langstudio", "chunk_counts"): {2 * len(data.pai_jobs)},
         ("lingma", "knowledge_bases"): {sum(map(len, data.lingma_organizations.values()))},
+        ("lingma", "documents"): {files, files + changes.orphaned_files},
         ("qianfan", "knowledge_bases"): {len(data.qianfan_knowledge_bases)},
         # whether the documents of a vanished knowledge base are marked deleted is the pipeline's
         # business, not this mart's: either count is right
         ("qianfan", "documents"): {documents, documents + changes.orphaned_documents},
         ("vikingdb", "knowledge_bases"): {sum(map(len, data.vikingdb_collections.values()))},
+        ("vikingdb", "documents"): {
+            collection_documents,
+            collection_documents + changes.orphaned_collection_documents,
+        },
         # every snapshot row stays: the first run's, the deleted collection's included, and the second's
         ("vikingdb", "chunk_counts"): {2 * pipelines + changes.vanished_pipelines},
         ("vikingdb", "jobs"): {len(data.vikingdb_tasks)},

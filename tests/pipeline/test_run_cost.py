@@ -37,7 +37,9 @@ def running_tasks(data: Dataset) -> int:
     return sum(task["status"] == "running" for task in data.vikingdb_tasks.values())
 
 
-PAGING = {"NextToken", "MaxResults", "page", "perPage", "marker", "maxKeys"}
+PAGING = {"NextToken", "MaxResults", "page", "perPage", "marker", "maxKeys", "offset", "limit"}
+CHILD_LISTINGS = ("ListKbFiles", "ListDocs", "ListKnowledgeBaseChunks")
+"""Listings of a knowledge base's children, read only where the knowledge base says something changed."""
 
 
 def listing_of(entry: dict) -> tuple:
@@ -73,6 +75,7 @@ def test_a_run_with_nothing_new_asks_each_partition_once_and_each_running_task(l
     assert not any("KnowledgeBaseJobId" in e["query"] for e in answered), "running jobs seen by the scan"
     assert sum(e["operation"] == "TaskInfo" for e in answered) == running_tasks(data)
     assert len(answered) <= partitions(data) + running_tasks(data)
+    assert not [e for e in answered if e["operation"] in CHILD_LISTINGS], "no child listing read again"
 
 
 def test_an_incremental_run_never_costs_more_than_a_full_refresh(loaded) -> None:
@@ -80,6 +83,56 @@ def test_an_incremental_run_never_costs_more_than_a_full_refresh(loaded) -> None
     incremental = requests_of(server, run=run_engine, config=config, run_id="hourly")
     full = requests_of(server, run=run_engine, config=config, run_id="daily", full_refresh=True)
     assert len(incremental) < len(full)
+
+
+def parent_of(entry: dict) -> tuple[str, str]:
+    """A child listing's operation and the knowledge base (or collection) it listed."""
+    if entry["operation"] == "ListDocs":
+        return entry["operation"], entry["body"]["resource_id"]
+    return entry["operation"], entry["path"].rstrip("/").split("/")[-2]
+
+
+LATEST_COUNTS = (
+    "SELECT source, kb_id, pipeline, arg_max(chunk_count, observed_at) AS chunk_count "
+    "FROM chunk_counts GROUP BY ALL ORDER BY ALL"
+)
+
+
+def test_a_child_listing_is_read_again_only_under_a_parent_that_changed(tmp_path: Path) -> None:
+    with SandboxServer(seed=15, scale=0.3, qps=None) as server:
+        config = configure(server, tmp_path / "hourly", **SMALL_LINGMA_PAGES)
+        assert run_engine(config, run_id="first").ok
+        data, control = server.dataset, server.control
+        lingma = [kb for kbs in data.lingma_organizations.values() for kb in kbs if kb["fileCount"]]
+        control.add_lingma_files(lingma[0]["id"], count=2)
+        control.delete_lingma_file(lingma[1]["id"], data.lingma_files.get(lingma[1])[0]["fileId"])
+        collections = [c for cs in data.vikingdb_collections.values() for c in cs]
+        gone = data.vikingdb_documents.get(collections[0])[0]["doc_id"]
+        control.delete_vikingdb_document(collections[0]["project"], collections[0]["collection_name"], gone)
+        control.add_vikingdb_documents(collections[1]["project"], collections[1]["collection_name"], count=3)
+        job = next(j for jobs in data.pai_jobs.values() for j in jobs if j["Status"] == "Running")
+        control.finish_pai_job(job["KnowledgeBaseJobId"])
+
+        answered = requests_of(server, run=run_engine, config=config, run_id="hour")
+        children = Counter(parent_of(e) for e in answered if e["operation"] in CHILD_LISTINGS)
+        assert set(children) == {
+            ("ListKbFiles", lingma[0]["id"]),
+            ("ListKbFiles", lingma[1]["id"]),
+            ("ListDocs", collections[0]["resource_id"]),
+            ("ListDocs", collections[1]["resource_id"]),
+            ("ListKnowledgeBaseChunks", job["KnowledgeBaseId"]),
+        }
+        assert children[("ListKnowledgeBaseChunks", job["KnowledgeBaseId"])] == 1
+        quiet = requests_of(server, run=run_engine, config=config, run_id="quiet")
+        assert not [e for e in quiet if e["operation"] in CHILD_LISTINGS]
+
+        fresh = configure(server, tmp_path / "fresh", **SMALL_LINGMA_PAGES)
+        assert run_engine(fresh, run_id="fresh").ok
+        hourly, full = live_tables(tmp_path / "hourly"), live_tables(tmp_path / "fresh")
+        assert hourly["documents"] == full["documents"]
+        assert rows(tmp_path / "hourly", LATEST_COUNTS) == rows(tmp_path / "fresh", LATEST_COUNTS)
+        deleted = rows(tmp_path / "hourly", f"SELECT deleted_at FROM documents WHERE doc_id = '{gone}'")
+        assert deleted[0]["deleted_at"] is not None
 
 
 def typical_hour(server: SandboxServer) -> tuple[int, set[str]]:

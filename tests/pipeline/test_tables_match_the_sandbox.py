@@ -10,6 +10,7 @@ import pytest
 
 from kb_pipeline.rebuild import rebuild_warehouse
 from kb_pipeline.sandbox import SandboxServer
+from kb_pipeline.sandbox.records.common import human_size
 from kb_pipeline.warehouse.tables import TABLES
 from tests.pipeline.conftest import configure, rows, run_engine
 
@@ -23,13 +24,19 @@ def loaded(tmp_path_factory) -> tuple[SandboxServer, Path]:
         yield server, data_dir
 
 
+def documents_of(data_dir: Path, source: str) -> dict[tuple[str, str], dict]:
+    """A source's rows of `documents` by (kb_id, doc_id)."""
+    found = rows(data_dir, f"SELECT * FROM documents WHERE source = '{source}'")
+    return {(r["kb_id"], r["doc_id"]): r for r in found}
+
+
 def _iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def test_documents_match_the_generator_row_for_row(loaded) -> None:
     server, data_dir = loaded
-    got = {(r["kb_id"], r["doc_id"]): r for r in rows(data_dir, "SELECT * FROM documents")}
+    got = documents_of(data_dir, "qianfan")
     expected = {(kb, d["id"]): d for kb, docs in server.dataset.qianfan_documents.items() for d in docs}
     assert got.keys() == expected.keys()
     for key, doc in expected.items():
@@ -49,6 +56,65 @@ def test_documents_match_the_generator_row_for_row(loaded) -> None:
     statuses = {r["status"] for r in got.values()}
     assert statuses <= {"queued", "processing", "available", "failed", "disabled"}
     assert len(statuses) == 5, "the generator covers every normalized status"
+
+
+LINGMA_STATUS = {"pending": "queued", "processing": "processing", "success": "available", "failed": "failed"}
+VIKINGDB_STATUS = {0: "available", 1: "failed", 2: "queued", 6: "processing"}
+
+
+def _size(text: str) -> int:
+    number, unit = text.split()
+    return round(float(number) * {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}[unit])
+
+
+def test_lingma_files_match_the_generator_row_for_row(loaded) -> None:
+    server, data_dir = loaded
+    data = server.dataset
+    got = documents_of(data_dir, "lingma")
+    kbs = [kb for kbs in data.lingma_organizations.values() for kb in kbs]
+    expected = {(kb["id"], f["fileId"]): f for kb in kbs for f in data.lingma_files.get(kb)}
+    assert got.keys() == expected.keys()
+    for key, file in expected.items():
+        row = got[key]
+        assert row["name"] == file["filename"]
+        assert row["status_raw"] == file["fileState"]
+        assert row["status"] == LINGMA_STATUS[file["fileState"]]
+        assert row["file_size_bytes"] == _size(file["fileSize"])
+        assert row["path"] == file["filePath"]
+        assert row["created_at"].timestamp() == file["gmtAdded"] / 1000
+        assert row["updated_at"].timestamp() == file["gmtModified"] / 1000
+    for kb in kbs:  # the knowledge base's own figures agree with its files
+        files = [r for (kb_id, _), r in got.items() if kb_id == kb["id"]]
+        assert len(files) == kb["fileCount"]
+        assert human_size(sum(r["file_size_bytes"] for r in files)) == kb["size"]
+    assert {r["status"] for r in got.values()} == set(LINGMA_STATUS.values())
+
+
+def test_vikingdb_documents_match_the_generator_row_for_row(loaded) -> None:
+    server, data_dir = loaded
+    data = server.dataset
+    got = documents_of(data_dir, "vikingdb")
+    collections = [c for cs in data.vikingdb_collections.values() for c in cs]
+    expected = {
+        (c["resource_id"], d["doc_id"]): d for c in collections for d in data.vikingdb_documents.get(c)
+    }
+    assert got.keys() == expected.keys()
+    for key, doc in expected.items():
+        row = got[key]
+        assert row["name"] == doc["doc_name"]
+        assert row["status_raw"] == str(doc["status"]["process_status"])
+        assert row["status"] == VIKINGDB_STATUS[doc["status"]["process_status"]]
+        assert row["chunk_count"] == doc["point_num"]
+        assert row["created_at"].timestamp() == doc["create_time"] / 1000
+        assert row["updated_at"].timestamp() == doc["update_time"] / 1000
+        assert row["path"] == (doc["tos_path"] or None)
+    for c in collections:  # the collection's own figures agree with its documents
+        docs = [r for (kb_id, _), r in got.items() if kb_id == c["resource_id"]]
+        stat = c["pipeline_list"][0]["pipeline_stat"]
+        assert len(docs) == c["doc_num"] == stat["doc_num"]
+        assert sum(r["chunk_count"] for r in docs) == stat["point_num"]
+        assert sum(r["status"] == "available" for r in docs) == stat["success_doc_num"]
+    assert {r["status"] for r in got.values()} == set(VIKINGDB_STATUS.values())
 
 
 def test_document_tags_one_row_per_value(loaded) -> None:
@@ -83,9 +149,7 @@ def test_knowledge_bases_of_every_source(loaded) -> None:
         assert row["scope_id"] == kb["organizationId"]
         assert row["member_count"] == kb["memberCount"]
         assert row["last_activity_at"].timestamp() == kb["lastActivityTime"] / 1000
-        number, unit = kb["size"].split()
-        factor = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}[unit]
-        assert row["size_bytes"] == round(float(number) * factor)
+        assert row["size_bytes"] == _size(kb["size"])
     assert all(r["deleted_at"] is None for r in got.values())
 
 
@@ -133,6 +197,13 @@ def test_jobs_files_history_and_chunk_counts(loaded) -> None:
         for p in c["pipeline_list"]
     )
     assert sorted((r["kb_id"], r["pipeline"], r["chunk_count"]) for r in counts) == expected_counts
+
+    pai_counts = rows(
+        data_dir, "SELECT kb_id, pipeline, chunk_count FROM chunk_counts WHERE source = 'pai_langstudio'"
+    )
+    expected_pai = sorted((kb_id, "", data.pai_chunk_total(kb_id)) for kb_id in data.pai_jobs)
+    assert sorted((r["kb_id"], r["pipeline"], r["chunk_count"]) for r in pai_counts) == expected_pai
+    assert any(count for _, _, count in expected_pai), "some knowledge base holds chunks"
 
 
 def test_rebuild_from_raw_gives_the_same_tables(tmp_path: Path) -> None:

@@ -107,3 +107,32 @@ def test_lingma_reads_only_what_was_active_and_finds_the_vanished_by_bisection(
     assert asked <= 2 + math.ceil(math.log2(pages + 1)) and asked < pages, "fewer than a full listing"
     ends = [page.scan_end for page in shrunk if page.scan_end is not None]
     assert [(end.partition_column, end.partition) for end in ends] == [("kb_id", gone)]
+
+
+def test_a_child_listing_is_read_only_when_its_parent_moved_and_restarts_if_it_moved_mid_scan(
+    live: SandboxServer, tmp_path: Path
+) -> None:
+    config = config_for(live, tmp_path)
+    collection = max(
+        (c for cs in live.dataset.vikingdb_collections.values() for c in cs), key=lambda c: c["doc_num"]
+    )
+    kb_id, held = collection["resource_id"], {"updated_at": "2026-01-01T00:00:00+00:00"}
+    parent = {"scope_id": collection["project"], "file_count": collection["doc_num"], **held}
+
+    def run(parent: dict, cursor: dict | None = None) -> list[Page]:
+        known = KnownSnapshot(
+            knowledge_bases={"vikingdb": [(kb_id, collection["project"])]},
+            parents={("vikingdb", kb_id): parent},
+        )
+        return run_partition(config, "vikingdb.documents", kb_id, cursor=cursor, known=known)
+
+    pages = run(parent)
+    assert len(pages) > 2
+    everything = ids(pages, "doc_id")
+    live.control.clear_requests()
+    assert run(parent, pages[-1].cursor) == []
+    assert not live.control.requests(), "nothing moved: not one request"
+    assert ids(pages[:2] + run(parent, pages[1].cursor), "doc_id") == everything, "a killed scan resumes"
+    moved = {**parent, "file_count": parent["file_count"] + 1}
+    assert ids(run(moved, pages[1].cursor), "doc_id") == everything, "its parent moved: it starts over"
+    assert ids(run(moved, pages[-1].cursor), "doc_id") == everything

@@ -92,6 +92,11 @@ class PaiLangStudio(Vendor):
             "ListKnowledgeBases": self.dataset.pai_knowledge_bases,
             "ListKnowledgeBaseJobs": self.dataset.pai_jobs,
         }
+        if operation == "ListKnowledgeBaseChunks":
+            return {
+                kb_id: [{"TotalCount": self.dataset.pai_chunk_total(kb_id)}]
+                for kb_id in self.dataset.pai_jobs
+            }
         return listings.get(operation, {})
 
     operations = (

@@ -113,6 +113,9 @@ class VikingDB(Vendor):
         data = self.dataset
         if operation == "ListCollections":
             return {"": [c for collections in data.vikingdb_collections.values() for c in collections]}
+        if operation == "ListDocs":
+            collections = [c for collections in data.vikingdb_collections.values() for c in collections]
+            return {c["resource_id"]: data.vikingdb_documents.get(c) for c in collections}
         if operation == "TaskInfo":
             return {task_id: [{"task_id": task_id, **task}] for task_id, task in data.vikingdb_tasks.items()}
         if operation == "ListDocs":

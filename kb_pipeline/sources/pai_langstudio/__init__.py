@@ -1,11 +1,12 @@
-"""Alibaba Cloud PAI LangStudio: knowledge bases per workspace, and their indexing jobs.
+"""Alibaba Cloud PAI LangStudio: knowledge bases per workspace, their indexing jobs and chunk counts.
 
 ROA API signed with ACS3-HMAC-SHA256. Listings page by NextToken/MaxResults (the token may come
 back as an integer). Throttling is an `x-acs-retry-after` header (milliseconds), whatever the
 status code. Errors are Alibaba's POP envelope `{RequestId, Code, Message}`.
 
-PAI has no chunk-count snapshot, so it writes no `chunk_counts` rows: chunk growth is derived
-from the jobs' AddChunkCount/DeleteChunkCount by the `chunk_growth_daily` mart.
+A knowledge base's chunks are counted by ListKnowledgeBaseChunks with `PageSize=1` (its
+`TotalCount`), into `chunk_counts` with pipeline `''`, and only where the knowledge base's jobs
+changed since its last count: chunks move only when a job finishes.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import httpx
 
 from kb_pipeline.auth import Acs3Signer
 from kb_pipeline.http.client import ErrorInfo, VendorClient
-from kb_pipeline.http.paginators import NextTokenPaginator
+from kb_pipeline.http.paginators import NextTokenPaginator, SinglePage
 from kb_pipeline.normalize import to_utc
 from kb_pipeline.pages import Page, TableRows
 from kb_pipeline.sources.base import KnownRecords, Source, Stream
 from kb_pipeline.sources.pai_langstudio.settings import PaiSettings
-from kb_pipeline.sources.strategies import Listing, full_listing, newest_first
+from kb_pipeline.sources.strategies import Listing, full_listing, newest_first, when_parent_changed
 
 NAME = "pai_langstudio"
 API_VERSION = "2024-07-10"
@@ -90,6 +91,18 @@ JOBS = Listing(
     paginator=_token_paginator,
     records=lambda body: body.get("KnowledgeBaseJobs") or [],
 )
+
+
+CHUNKS = Listing(
+    endpoint="ListKnowledgeBaseChunks",
+    method="GET",
+    path="/api/v1/langstudio/knowledgebases/{partition}/knowledgebasechunks",
+    headers=_action("ListKnowledgeBaseChunks"),
+    params=lambda settings, kb_id: {"PageNumber": 1, "PageSize": 1},
+    paginator=lambda settings: SinglePage(),
+    records=lambda body: [{"TotalCount": body.get("TotalCount")}],
+)
+"""One chunk per page: the answer's TotalCount is the count; the chunk itself is not kept."""
 
 
 def normalize_knowledge_bases(page: Page) -> TableRows:
@@ -163,6 +176,26 @@ def normalize_jobs(page: Page) -> TableRows:
     return {"jobs": jobs, "job_files": files}
 
 
+def normalize_chunk_counts(page: Page) -> TableRows:
+    return {
+        "chunk_counts": [
+            {
+                "source": NAME,
+                "kb_id": page.partition,
+                "pipeline": "",
+                "observed_at": page.fetched_at,
+                "chunk_count": count["TotalCount"],
+            }
+            for count in page.records
+        ]
+    }
+
+
+def _jobs_changed(known: KnownRecords, source: str, kb_id: str) -> str:
+    """The knowledge base's jobs as the warehouse holds them ('' for none yet)."""
+    return known.job_state(source, kb_id) or ""
+
+
 def _workspaces(settings: PaiSettings, known: KnownRecords) -> list[str]:
     return list(settings.workspace_ids)
 
@@ -198,6 +231,14 @@ SOURCE = Source(
             ),
             normalize=normalize_jobs,
             after=("pai.knowledge_bases",),
+        ),
+        Stream(
+            name="pai.chunk_counts",
+            tables=("chunk_counts",),
+            partitions=_knowledge_bases,
+            extract=when_parent_changed(full_listing(CHUNKS, table=None), parent=_jobs_changed),
+            normalize=normalize_chunk_counts,
+            after=("pai.jobs",),
         ),
     ),
 )

@@ -1,9 +1,11 @@
-"""Volcengine VikingDB knowledge base: collections (snapshot each run) and tasks (polled to the end).
+"""Volcengine VikingDB knowledge base: collections (snapshot each run), their documents (listed
+again where a collection's `update_time` or `doc_num` moved) and tasks (polled to the end).
 
 POSTs with JSON bodies, signed with Volcengine HMAC-SHA256 (service `air`). Answers use the
 envelope `{code, message, data, request_id}`; errors are HTTP 400/401/403 with a `code`
 (1000001 unauthorized, 1000002 no permission, 1000003 invalid request, 1000005 collection not
-exist) and throttling is code 1000029.
+exist) and throttling is code 1000029. doc/list pages by offset/limit (at most 100), newest first;
+its times are epoch milliseconds where collections' are seconds, and `doc_meta` is a JSON string.
 """
 
 from __future__ import annotations
@@ -14,17 +16,20 @@ import httpx
 
 from kb_pipeline.auth import VolcSigner
 from kb_pipeline.http.client import ErrorInfo, VendorClient
-from kb_pipeline.http.paginators import SinglePage
+from kb_pipeline.http.paginators import OffsetPaginator, SinglePage
 from kb_pipeline.http.retry import parse_retry_after
-from kb_pipeline.normalize import strip_url_credentials, to_utc
+from kb_pipeline.normalize import mime_type_of, strip_url_credentials, to_utc
 from kb_pipeline.pages import Page, TableRows
 from kb_pipeline.sources.base import KnownRecords, Source, Stream
-from kb_pipeline.sources.strategies import Listing, full_listing, poll_until_terminal
+from kb_pipeline.sources.strategies import Listing, full_listing, poll_until_terminal, when_parent_changed
 from kb_pipeline.sources.vikingdb.settings import VikingDbSettings
 
 NAME = "vikingdb"
 QUOTA_LIMITED = 1000029
 TASK_STATUS = {"running": "running", "success": "succeeded", "fail": "failed"}
+DOC_STATUS = {0: "available", 1: "failed", 2: "queued", 3: "processing", 5: "processing", 6: "processing"}
+"""`status.process_status` (doc/info reference page: 0 done, 1 failed, 2 queued, 3 updating,
+5 deleting, 6 processing) onto the normalized enum."""
 ALL_PROJECTS = ""
 
 
@@ -80,6 +85,23 @@ TASK = Listing(
 )
 
 
+def _doc_list_body(settings: VikingDbSettings, kb_id: str) -> dict[str, Any]:
+    """The collection by resource_id, or by project and name where `collection_id` had to build one."""
+    project, slash, name = kb_id.partition("/")
+    return {"project": project, "collection_name": name} if slash else {"resource_id": kb_id}
+
+
+DOCUMENTS = Listing(
+    endpoint="doc/list",
+    method="POST",
+    path="/api/knowledge/doc/list",
+    json=_doc_list_body,
+    paginator=lambda settings: OffsetPaginator(page_size=settings.doc_page_size),
+    records=lambda body: (body.get("data") or {}).get("doc_list") or [],
+)
+"""Newest first: a document added or removed mid-scan moves `total_num`, and the scan starts over."""
+
+
 def collection_id(collection: dict[str, Any], project: str) -> str:
     """resource_id when the vendor sends it; else project/name, unique within the account."""
     return (
@@ -132,6 +154,33 @@ def normalize_collections(page: Page) -> TableRows:
     return {"knowledge_bases": knowledge_bases, "chunk_counts": chunk_counts}
 
 
+def normalize_documents(page: Page) -> TableRows:
+    rows = []
+    for doc in page.records:
+        state = doc.get("status") or {}
+        process_status = state.get("process_status") if isinstance(state, dict) else state
+        url = doc.get("url")
+        rows.append(
+            {
+                "source": NAME,
+                "kb_id": page.partition,
+                "doc_id": doc["doc_id"],
+                "name": doc.get("doc_name"),
+                "status_raw": None if process_status is None else str(process_status),
+                "status": DOC_STATUS.get(process_status),
+                "chunk_count": doc.get("point_num"),
+                "origin": "url" if doc.get("add_type") == "url" else "upload_file",
+                "mime_type": mime_type_of(doc.get("doc_type")),
+                "path": doc.get("tos_path") or None,
+                "url": strip_url_credentials(url) if url else None,
+                "created_at": to_utc(doc.get("create_time")),
+                "updated_at": to_utc(doc.get("update_time")),
+                "raw": doc,
+            }
+        )
+    return {"documents": rows}
+
+
 def normalize_tasks(page: Page) -> TableRows:
     jobs = []
     for task in page.records:
@@ -165,6 +214,17 @@ def _projects(settings: VikingDbSettings, known: KnownRecords) -> list[str]:
     return list(settings.projects) or [ALL_PROJECTS]
 
 
+def _collections(settings: VikingDbSettings, known: KnownRecords) -> list[str]:
+    projects = settings.projects or [None]
+    return [kb for project in projects for kb in known.knowledge_base_ids(NAME, project)]
+
+
+def _document_changes(known: KnownRecords, source: str, kb_id: str) -> dict[str, Any] | None:
+    """update_time and doc_num, as the last collection listing gave them."""
+    held = known.knowledge_base(source, kb_id)
+    return None if held is None else {"updated_at": held["updated_at"], "doc_num": held["file_count"]}
+
+
 def _tasks(settings: VikingDbSettings, known: KnownRecords) -> list[str]:
     """One account-wide partition when any task is configured or still running, else none."""
     return [""] if settings.task_ids or known.running_job_ids(NAME) else []
@@ -189,6 +249,17 @@ SOURCE = Source(
             partitions=_projects,
             extract=full_listing(COLLECTIONS, table="knowledge_bases", scope_column="scope_id"),
             normalize=normalize_collections,
+        ),
+        Stream(
+            name="vikingdb.documents",
+            tables=("documents",),
+            partitions=_collections,
+            extract=when_parent_changed(
+                full_listing(DOCUMENTS, table="documents", scope_column="kb_id", rescan_on_shift=True),
+                parent=_document_changes,
+            ),
+            normalize=normalize_documents,
+            after=("vikingdb.collections",),
         ),
         Stream(
             name="vikingdb.tasks",

@@ -11,9 +11,10 @@ class VolcCredentials(Strict):
 
 
 class VikingDbSettings(SourceSettings):
-    """VikingDB knowledge base: collections (snapshots) and the tasks to follow."""
+    """VikingDB knowledge base: collections (snapshots), their documents, and the tasks to follow."""
 
     region: str = "cn-beijing"
     projects: list[str] = Field(default_factory=list, description="empty = every project")
     task_ids: list[str] = Field(default_factory=list)
+    doc_page_size: int = Field(default=100, ge=1, le=100, description="documents per doc/list call")
     credentials: VolcCredentials
