@@ -220,6 +220,7 @@ def _unkeyed(table: str, key: tuple[str, ...], index: str | None) -> str:
         f"DROP TABLE {table};\nALTER TABLE {copy} RENAME TO {table};\n{not_null}"
     )
 
+
 DOCUMENT_DETAILS = """
 ALTER TABLE documents ADD COLUMN chunk_count BIGINT;
 ALTER TABLE documents ADD COLUMN path VARCHAR;
@@ -233,7 +234,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "contract tables without PRIMARY KEY or index: the merge keeps keys unique, checks verify it",
         "".join(_unkeyed(*spec) for spec in UNKEYED),
     ),
-    Migration(3, "documents: chunk_count, path and updated_at (Lingma and VikingDB documents)", DOCUMENT_DETAILS),
+    Migration(
+        3, "documents: chunk_count, path and updated_at (Lingma and VikingDB documents)", DOCUMENT_DETAILS
+    ),
 )
 
 
