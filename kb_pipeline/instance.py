@@ -14,6 +14,9 @@ from pathlib import Path
 
 import dagster as dg
 import yaml
+from dagster._core.instance.ref import InstanceRef
+
+from kb_pipeline.event_log_storage import PooledSqliteEventLogStorage
 
 CODE_LOCATION = "kb_pipeline"
 """The code location's name, as pyproject.toml's [tool.dagster] and [tool.dg.project] give it."""
@@ -42,6 +45,27 @@ def use_shared_instance() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+STORAGE_KEYS = ("storage", "run_storage", "event_log_storage", "schedule_storage")
+
+
+def open_instance(home: Path) -> dg.DagsterInstance:
+    """The instance at `home`, as `DagsterInstance.get()` opens it, except that where its dagster.yaml
+    leaves storage to Dagster's default SQLite, events are stored through
+    `PooledSqliteEventLogStorage` (same files, one engine per database instead of one per event)."""
+    config_file = home / "dagster.yaml"
+    config = (yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.exists() else None) or {}
+    if any(key in config for key in STORAGE_KEYS):
+        return dg.DagsterInstance.from_config(str(home))
+    pooled = {
+        "module": PooledSqliteEventLogStorage.__module__,
+        "class": PooledSqliteEventLogStorage.__name__,
+        "config": {"base_dir": str(home / "history" / "runs")},  # where Dagster's default keeps them
+    }
+    return dg.DagsterInstance.from_ref(
+        InstanceRef.from_dir(str(home), overrides={"event_log_storage": pooled})
+    )
 
 
 def write_workspace(directory: Path) -> Path:

@@ -39,7 +39,7 @@ from kb_pipeline.defs.publishing import PUBLISHED_KEYS, REPORT_KEY
 from kb_pipeline.defs.resources import WarehouseResource
 from kb_pipeline.defs.streams import STREAMS, WAREHOUSE_POOL, stream_key
 from kb_pipeline.event_log_commits import cheap_commits
-from kb_pipeline.instance import owner_tags, reclaim_abandoned_runs, use_shared_instance
+from kb_pipeline.instance import open_instance, owner_tags, reclaim_abandoned_runs, use_shared_instance
 from kb_pipeline.pages import Page
 from kb_pipeline.query_output import print_table
 from kb_pipeline.sources import SOURCES, select_streams
@@ -101,8 +101,7 @@ def _page_progress(console: Console, streams: list[str]) -> Iterator[PageCommitt
 
 
 def _instance() -> dg.DagsterInstance:
-    use_shared_instance()
-    instance = dg.DagsterInstance.get()
+    instance = open_instance(use_shared_instance())
     reclaim_abandoned_runs(instance)
     return instance
 

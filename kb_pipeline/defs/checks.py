@@ -20,9 +20,8 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from kb_pipeline.sources import Stream
-from kb_pipeline.warehouse import schema_sql
-from kb_pipeline.warehouse.schema_sql import Query
 from kb_pipeline.warehouse.tables import TABLES
+from kb_pipeline.warehouse.warehouse import Query
 
 FRESH_WITHIN = timedelta(hours=26)
 SHARP_DROP = 0.5
@@ -81,7 +80,12 @@ def live_rows(query: Query, table: str, source: str) -> int:
 
 
 def schema_result(query: Query, key: dg.AssetKey, table: str, source: str) -> dg.AssetCheckResult:
-    """The table's pandera schema, checked on the source's stored rows by SQL inside DuckDB."""
+    """The table's pandera schema, checked on the source's stored rows by SQL inside DuckDB.
+
+    pandera is imported on the first check, as the first stream ends, not before a run can start.
+    """
+    from kb_pipeline.warehouse import schema_sql
+
     found = schema_sql.violations(query, table, source, sample=FAILURE_SAMPLE)
     metadata: dict[str, dg.RawMetadataValue] = {"rows": found.rows, "failures": found.failures}
     if found.failures:

@@ -1,7 +1,7 @@
 """From a normalizer's rows to a typed Arrow batch of one table, validated with pandera.
 
 A batch holds one table's rows of every page of a load, in page order, each tagged with its
-page's position (`schemas.PAGE_COLUMN`). Each value is type-checked while the batch is built (a
+page's position (`arrow_types.PAGE_COLUMN`). Each value is type-checked while the batch is built (a
 string where a BIGINT belongs fails that row, not the page), `raw` dicts become JSON text with URL
 credentials removed, and the value rules of the table's pandera schema (`schemas.LOAD_RULES`,
 derived from `schemas.SCHEMAS`) then check every row at once (lazy), keys unique per page. Rows
@@ -13,18 +13,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pandas as pd
-import pandera.errors
 import pyarrow
 
 from kb_pipeline.normalize import strip_credentials_in_text
 from kb_pipeline.pages import Record
-from kb_pipeline.warehouse.schemas import ARROW_TYPES, LOAD_RULES, PAGE_COLUMN
+from kb_pipeline.warehouse.arrow_types import ARROW_TYPES, PAGE_COLUMN
 from kb_pipeline.warehouse.tables import Table
 from kb_pipeline.warehouse.times import in_utc
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(slots=True)
@@ -156,7 +157,16 @@ def build(table: Table, rows: list[Record], pages: list[int] | None = None) -> B
 
 
 def validate(batch: Batch) -> Batch:
-    """Run the table's pandera value rules over the batch and record the failures per row."""
+    """Run the table's pandera value rules over the batch and record the failures per row.
+
+    pandas and pandera are imported here, on the first page validated: in a run that is in the
+    writer thread while the vendors' rate limits pace the requests, not before the run can start.
+    """
+    import pandas as pd
+    import pandera.errors
+
+    from kb_pipeline.warehouse.schemas import LOAD_RULES
+
     rules = LOAD_RULES[batch.table.name]
     frame = batch.typed.select([*rules.columns, PAGE_COLUMN]).to_pandas(types_mapper=pd.ArrowDtype)
     try:
@@ -167,6 +177,8 @@ def validate(batch: Batch) -> Batch:
 
 
 def _record_failures(batch: Batch, failures: pd.DataFrame) -> None:
+    import pandas as pd
+
     key = ", ".join(batch.table.key)
     for (index, check), cases in failures.groupby(["index", "check"], dropna=False, sort=False):
         if check == "multiple_fields_uniqueness":

@@ -38,7 +38,7 @@ import pyarrow
 import pyarrow.compute
 
 from kb_pipeline.pages import ScanEnd
-from kb_pipeline.warehouse.schemas import PAGE_COLUMN
+from kb_pipeline.warehouse.arrow_types import PAGE_COLUMN
 from kb_pipeline.warehouse.stats import TableStats, per_page
 from kb_pipeline.warehouse.tables import TABLES, Table
 

@@ -11,18 +11,13 @@ Key uniqueness is left to its own check (one GROUP BY on the key).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pandera.pandas as pa
-import pyarrow
 
 from kb_pipeline.warehouse.schemas import SCHEMAS
 from kb_pipeline.warehouse.tables import TABLES
-
-Query = Callable[[str, list[Any]], pyarrow.Table]
-"""SQL and its parameters -> the result (as `Warehouse.query`)."""
+from kb_pipeline.warehouse.warehouse import Query
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,23 +15,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pandera.pandas as pa
-import pyarrow
 
 from kb_pipeline.vendors import SOURCE_NAMES
+from kb_pipeline.warehouse.arrow_types import ARROW_TYPES, PAGE_COLUMN
 from kb_pipeline.warehouse.tables import BOOKKEEPING, DOCUMENT_STATUSES, JOB_STATUSES, TABLES, Table
-
-ARROW_TYPES: dict[str, pyarrow.DataType] = {
-    "VARCHAR": pyarrow.string(),
-    "JSON": pyarrow.string(),
-    "BIGINT": pyarrow.int64(),
-    "DOUBLE": pyarrow.float64(),
-    "BOOLEAN": pyarrow.bool_(),
-    "TIMESTAMPTZ": pyarrow.timestamp("us", tz="UTC"),
-}
-"""How each DuckDB type of the contract travels in Arrow (JSON as its text)."""
-
-PAGE_COLUMN = "_page"
-"""In a load of several pages, the position of the page each row came from (0 for a single page)."""
 
 COLUMN_RULES: dict[tuple[str, str], list[pa.Check]] = {
     ("documents", "status"): [pa.Check.isin(DOCUMENT_STATUSES)],

@@ -33,6 +33,8 @@ from kb_pipeline.warehouse.stats import LoadStats, LoadTotals
 from kb_pipeline.warehouse.tables import TABLES
 
 DATABASE_FILE = "warehouse.duckdb"
+Query = Callable[[str, list[Any]], pyarrow.Table]
+"""SQL and its parameters -> the result, as `Warehouse.query` answers on the caller's connection."""
 REBUILD_PAGES_PER_LOAD = 50
 
 
