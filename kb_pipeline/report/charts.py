@@ -1,5 +1,9 @@
 """The report's charts, one plotly figure per question, each drawn from a mart aggregated in SQL.
 
+A figure is the plain dict plotly.js draws (`data` traces and a `layout`), written without
+plotly.py's figure objects, whose validation of every property cost more than the rest of the
+report together (see BENCHMARKS.md, "The fixed cost of a run").
+
 Each chart keeps to one clock and says which on its axis: the vendor's times (when a job was
 created or finished) or the pipeline's (when a snapshot was observed). The two are never mixed
 on one axis: against a sandbox, or after a first run over years of history, they lie far apart.
@@ -12,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import groupby
+from typing import Any
 
 import duckdb
-import plotly.graph_objects as go
 
 from kb_pipeline.warehouse.tables import DOCUMENT_STATUSES
 
@@ -27,22 +31,43 @@ JOB_DAYS = 180
 """Days the jobs chart shows, ending at the newest job's day (the data's clock, not the wall clock)."""
 
 
+Figure = dict[str, Any]
+"""A plotly.js figure: `{"data": [trace, ...], "layout": {...}}`."""
+
+
 @dataclass(frozen=True, slots=True)
 class Chart:
     key: str
     """The chart's id in the page (`chart-<key>`)."""
     title: str
     note: str
-    figure: go.Figure
+    figure: Figure
 
 
-def _layout(figure: go.Figure, *, empty: bool, **layout: object) -> go.Figure:
-    figure.update_layout(
-        template="plotly_white", height=420, margin={"t": 30, "r": 20, "b": 50, "l": 60}, **layout
-    )
-    if empty:
-        figure.add_annotation(text="No data yet", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
-    return figure
+NO_DATA = {"text": "No data yet", "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}
+
+
+def _figure(
+    traces: list[dict[str, Any]],
+    *,
+    empty: bool,
+    x_title: str = "",
+    y_title: str = "",
+    xaxis: dict[str, Any] | None = None,
+    **layout: Any,
+) -> Figure:
+    """The traces on the report's layout (plotly_white, as `sections.chart_section` embeds it)."""
+    return {
+        "data": traces,
+        "layout": {
+            "height": 420,
+            "margin": {"t": 30, "r": 20, "b": 50, "l": 60},
+            "xaxis": {**({"title": {"text": x_title}} if x_title else {}), **(xaxis or {})},
+            "yaxis": {"title": {"text": y_title}} if y_title else {},
+            "annotations": [NO_DATA] if empty else [],
+            **layout,
+        },
+    }
 
 
 def jobs_per_day(con: duckdb.DuckDBPyConnection) -> Chart:
@@ -56,24 +81,22 @@ def jobs_per_day(con: duckdb.DuckDBPyConnection) -> Chart:
         [JOB_DAYS],
     ).fetchall()
     columns = [list(column) for column in zip(*days, strict=True)] if days else [[], [], [], []]
-    figure = go.Figure(
-        [
-            go.Bar(name=status, x=columns[0], y=columns[1 + n], marker_color=color)
-            for n, (status, color) in enumerate(JOB_STATUS_COLORS.items())
-        ]
-    )
+    bars = [
+        {"type": "bar", "name": status, "x": columns[0], "y": columns[1 + n], "marker": {"color": color}}
+        for n, (status, color) in enumerate(JOB_STATUS_COLORS.items())
+    ]
     return Chart(
         key="jobs-per-day",
         title="Indexing jobs per day, by status",
         note=f"Jobs of all sources by the UTC day the vendor says they were created (the last {JOB_DAYS} "
         "days of the data), stacked by their current status; running ones have not finished yet. "
         "Per-source figures and durations: mart job_health_daily (feeds/job_health_daily.parquet).",
-        figure=_layout(
-            figure,
+        figure=_figure(
+            bars,
             empty=not days,
             barmode="stack",
-            xaxis_title="day the job was created (UTC, vendor's time)",
-            yaxis_title="jobs",
+            x_title="day the job was created (UTC, vendor's time)",
+            y_title="jobs",
         ),
     )
 
@@ -83,15 +106,16 @@ def document_status_funnel(con: duckdb.DuckDBPyConnection) -> Chart:
     sources = con.execute(
         f"SELECT source, {totals} FROM document_status_funnel GROUP BY source ORDER BY source"
     ).fetchall()
-    figure = go.Figure(
-        [go.Funnel(name=source, y=list(DOCUMENT_STATUSES), x=list(counts)) for source, *counts in sources]
-    )
+    funnels = [
+        {"type": "funnel", "name": source, "y": list(DOCUMENT_STATUSES), "x": list(counts)}
+        for source, *counts in sources
+    ]
     return Chart(
         key="document-status-funnel",
         title="Document status funnel",
         note="Live documents per normalized status, for the sources that list their documents. "
         "Per knowledge base: mart document_status_funnel; old queued or processing ones: documents_stuck.",
-        figure=_layout(figure, empty=not sources, funnelmode="group"),
+        figure=_figure(funnels, empty=not sources, funnelmode="group"),
     )
 
 
@@ -115,20 +139,26 @@ ORDER BY g.knowledge_base, g.day
 """
 
 
-def _chunk_lines(con: duckdb.DuckDBPyConnection, growth: str) -> tuple[go.Figure, int]:
+def _chunk_lines(con: duckdb.DuckDBPyConnection, growth: str, **titles: str) -> tuple[Figure, int]:
     """One line per knowledge base of the `growth` relation, the largest few only, and how many there are."""
     rows = con.execute(CHUNK_LINES.format(growth=growth), [TOP_KNOWLEDGE_BASES]).fetchall()
-    figure = go.Figure(
-        [
-            go.Scatter(name=name, x=[r[1] for r in points], y=[r[2] for r in points], mode="lines+markers")
-            for name, points in ((name, list(group)) for name, group in groupby(rows, key=lambda r: r[0]))
-        ]
-    )
+    lines = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": name,
+            "x": [r[1] for r in points],
+            "y": [r[2] for r in points],
+        }
+        for name, points in ((name, list(group)) for name, group in groupby(rows, key=lambda r: r[0]))
+    ]
     days = sorted({row[1] for row in rows})
+    xaxis = {}
     if days and (days[-1] - days[0]).days < FEW_DAYS:  # whole days only, not hours around one midnight
         padded = [days[0] - timedelta(days=1), days[-1] + timedelta(days=1)]
-        figure.update_xaxes(range=padded, dtick=DAY_MS, tickformat="%Y-%m-%d")
-    return figure, rows[0][3] if rows else 0
+        xaxis = {"range": padded, "dtick": DAY_MS, "tickformat": "%Y-%m-%d"}
+    total = rows[0][3] if rows else 0
+    return _figure(lines, empty=not total, xaxis=xaxis, **titles), total
 
 
 def _shown(total: int) -> str:
@@ -138,7 +168,12 @@ def _shown(total: int) -> str:
 
 
 def chunks_observed(con: duckdb.DuckDBPyConnection) -> Chart:
-    figure, total = _chunk_lines(con, "(SELECT * FROM chunk_growth_daily WHERE method = 'snapshot')")
+    figure, total = _chunk_lines(
+        con,
+        "(SELECT * FROM chunk_growth_daily WHERE method = 'snapshot')",
+        x_title="day observed (UTC, the pipeline's clock)",
+        y_title="chunks",
+    )
     return Chart(
         key="chunks-observed",
         title="Chunks per knowledge base, as observed",
@@ -146,17 +181,14 @@ def chunks_observed(con: duckdb.DuckDBPyConnection) -> Chart:
         "ListKnowledgeBaseChunks TotalCount): the count "
         "of the last snapshot of each UTC day, placed on the day the pipeline observed it. "
         "All of them: mart chunk_growth_daily, method 'snapshot' (feeds/chunk_growth_daily.parquet).",
-        figure=_layout(
-            figure,
-            empty=not total,
-            xaxis_title="day observed (UTC, the pipeline's clock)",
-            yaxis_title="chunks",
-        ),
+        figure=figure,
     )
 
 
 def chunks_from_jobs(con: duckdb.DuckDBPyConnection) -> Chart:
-    figure, total = _chunk_lines(con, "chunk_growth_from_jobs")
+    figure, total = _chunk_lines(
+        con, "chunk_growth_from_jobs", x_title="day the jobs finished (UTC, vendor's time)", y_title="chunks"
+    )
     return Chart(
         key="chunks-from-jobs",
         title="Chunks per knowledge base, from indexing jobs",
@@ -164,12 +196,7 @@ def chunks_from_jobs(con: duckdb.DuckDBPyConnection) -> Chart:
         "jobs' added minus deleted chunks, on the UTC day the vendor says each job finished, an estimate "
         "to hold against the snapshots. All of them: mart chunk_growth_from_jobs "
         "(feeds/chunk_growth_from_jobs.parquet).",
-        figure=_layout(
-            figure,
-            empty=not total,
-            xaxis_title="day the jobs finished (UTC, vendor's time)",
-            yaxis_title="chunks",
-        ),
+        figure=figure,
     )
 
 

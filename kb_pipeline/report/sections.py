@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from functools import cache
 
 import duckdb
 import plotly.io as pio
@@ -37,10 +38,18 @@ def _feed_link(name: str) -> str:
     return f'<a href="{FEEDS}/{name}.parquet">{FEEDS}/{name}.parquet</a>'
 
 
+@cache
+def _template() -> dict[str, object]:
+    """plotly's `plotly_white` template as plotly.js takes it (it knows no templates by name)."""
+    return pio.templates["plotly_white"].to_plotly_json()
+
+
 def chart_section(chart: Chart) -> str:
     chart_id = f"chart-{chart.key}"
+    figure = {**chart.figure, "layout": {"template": _template(), **chart.figure["layout"]}}
     figure_html = pio.to_html(
-        chart.figure,
+        figure,
+        validate=False,  # built as plotly.js reads it (see `charts`)
         include_plotlyjs=False,
         full_html=False,
         div_id=chart_id,
