@@ -239,29 +239,45 @@ class Engine:
     async def _run_source(
         self, source: Source, settings: Any, streams: list[Stream], http: httpx.AsyncClient, report: RunReport
     ) -> None:
+        """The source's streams at once, each after the streams it names in `after`.
+
+        They share the source's client and so its rate limit: together they send no faster, but a
+        stream waiting on the writer or on its own bookkeeping leaves the limit to the others (VikingDB
+        polls its tasks while its collections are listed, not after).
+        """
         client = source.client_factory(settings, http)
+        ended = {stream.name: asyncio.Event() for stream in streams}
         failed: set[str] = set()
-        for stream in streams:
-            stream_report = StreamReport(stream=stream.name, source=source.name)
-            report.streams.append(stream_report)
-            blocked = [name for name in stream.after if name in failed]
-            if blocked:
-                stream_report.errors.append(f"skipped: {', '.join(blocked)} failed first")
-                failed.add(stream.name)
+
+        async def run(stream: Stream, stream_report: StreamReport) -> None:
+            try:
+                for name in stream.after:
+                    if name in ended:
+                        await ended[name].wait()
+                if blocked := [name for name in stream.after if name in failed]:
+                    stream_report.errors.append(f"skipped: {', '.join(blocked)} failed first")
+                    failed.add(stream.name)
+                    self._done(stream_report)
+                    return
+                started = time.monotonic()
+                await self._run_stream(source, stream, settings, client, stream_report)
+                used = client.stream_stats(stream.name)
+                stream_report.requests, stream_report.retries = used.requests, used.retries
+                stream_report.requests_by_kind = dict(used.by_kind)
+                stream_report.throttled = used.throttled
+                stream_report.duration_s = time.monotonic() - started
+                if not stream_report.ok:
+                    failed.add(stream.name)
+                    log.info("%s failed: %s", stream.name, "; ".join(stream_report.errors))
                 self._done(stream_report)
-                continue
-            before = client.stats.snapshot()
-            started = time.monotonic()
-            await self._run_stream(source, stream, settings, client, stream_report)
-            used = client.stats - before
-            stream_report.requests, stream_report.retries = used.requests, used.retries
-            stream_report.requests_by_kind = dict(used.by_kind)
-            stream_report.throttled = used.throttled
-            stream_report.duration_s = time.monotonic() - started
-            if not stream_report.ok:
-                failed.add(stream.name)
-                log.info("%s failed: %s", stream.name, "; ".join(stream_report.errors))
-            self._done(stream_report)
+            finally:
+                ended[stream.name].set()
+
+        reports = [StreamReport(stream=stream.name, source=source.name) for stream in streams]
+        report.streams.extend(reports)
+        await asyncio.gather(
+            *(run(stream, stream_report) for stream, stream_report in zip(streams, reports, strict=True))
+        )
 
     def _done(self, report: StreamReport) -> None:
         if self.stream_done:

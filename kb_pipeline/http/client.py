@@ -4,9 +4,10 @@ turns every failure into a typed ApiError."""
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import httpx
@@ -77,7 +78,7 @@ class JsonResponse:
 
 @dataclass
 class ClientStats:
-    """Cumulative counters of one VendorClient; `after - before` gives what one stream used.
+    """Cumulative counters of one VendorClient's calls for one stream (or, added up, for all).
 
     `requests` counts attempts sent, `by_kind` the same attempts by what they were for (a
     listing page, a re-read of one record, a poll of one task), `retries` the waits before
@@ -91,16 +92,13 @@ class ClientStats:
     errors: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
 
-    def snapshot(self) -> ClientStats:
-        return ClientStats(self.requests, self.retries, self.throttled, self.errors, Counter(self.by_kind))
-
-    def __sub__(self, other: ClientStats) -> ClientStats:
+    def __add__(self, other: ClientStats) -> ClientStats:
         return ClientStats(
-            self.requests - other.requests,
-            self.retries - other.retries,
-            self.throttled - other.throttled,
-            self.errors - other.errors,
-            self.by_kind - other.by_kind,
+            self.requests + other.requests,
+            self.retries + other.retries,
+            self.throttled + other.throttled,
+            self.errors + other.errors,
+            self.by_kind + other.by_kind,
         )
 
 
@@ -158,7 +156,7 @@ class VendorClient:
             raise ValueError(f"{source}: qps must be positive, got {qps}")
         self.source = source
         self.base_url = base_url.rstrip("/")
-        self.stats = ClientStats()
+        self._stats: defaultdict[str, ClientStats] = defaultdict(ClientStats)
         self._signer = signer
         self._parse_error = parse_error
         self._http = http
@@ -169,6 +167,15 @@ class VendorClient:
 
     def __repr__(self) -> str:
         return f"VendorClient(source={self.source!r}, base_url={self.base_url!r})"
+
+    def stream_stats(self, stream: str) -> ClientStats:
+        """What the calls made for `stream` cost; a source's streams share the client at once."""
+        return self._stats[stream]
+
+    @property
+    def stats(self) -> ClientStats:
+        """What every call of this client cost, all streams together."""
+        return sum(self._stats.values(), ClientStats())
 
     async def call(
         self,
@@ -202,14 +209,14 @@ class VendorClient:
             if not any(name.lower() == "content-type" for name in request_headers):
                 request_headers["Content-Type"] = "application/json"
         where = {"source": self.source, "stream": stream, "endpoint": endpoint}
-        retrying = self._retry.retrying(before_sleep=self._note_retry)
+        retrying = self._retry.retrying(before_sleep=partial(self._note_retry, self._stats[stream]))
         try:
             return await retrying(
                 self._attempt, where, kind, method.upper(), url, request_headers, content, expect_json
             )
         except ApiError as error:
             error.attempts = retrying.statistics.get("attempt_number", 1)
-            self.stats.errors += 1
+            self._stats[stream].errors += 1
             raise
 
     async def _attempt(
@@ -226,8 +233,9 @@ class VendorClient:
             await self._limiter.acquire()
         request = self._http.build_request(method, url, headers=headers, content=content)
         self._signer.sign(request)  # after the limiter wait, so the signed date is fresh
-        self.stats.requests += 1
-        self.stats.by_kind[kind] += 1
+        stats = self._stats[where["stream"]]
+        stats.requests += 1
+        stats.by_kind[kind] += 1
         try:
             response = await self._http.send(request)
         except httpx.TimeoutException as exc:
@@ -243,7 +251,7 @@ class VendorClient:
         if info is not None:
             throttled = info.throttled or response.status_code == 429
             if throttled:
-                self.stats.throttled += 1
+                stats.throttled += 1
             raise _error_class(response.status_code, throttled)(
                 info.message or response.reason_phrase or "request failed",
                 **where,
@@ -265,8 +273,8 @@ class VendorClient:
             body = response.text
         return JsonResponse(response.status_code, response.headers, body, request_id)
 
-    def _note_retry(self, state: RetryCallState) -> None:
-        self.stats.retries += 1
+    def _note_retry(self, stats: ClientStats, state: RetryCallState) -> None:
+        stats.retries += 1
         error = state.outcome.exception() if state.outcome else None
         log.warning("%s; attempt %d, retrying in %.2fs", error, state.attempt_number, state.upcoming_sleep)
 

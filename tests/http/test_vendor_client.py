@@ -253,13 +253,22 @@ async def test_request_id_from_header_when_the_body_has_none(vendor_client) -> N
     assert (await call(client)).request_id == "h-9"
 
 
-async def test_stats_diff_per_stream(vendor_client) -> None:
-    client = vendor_client(answers(httpx.Response(500), ok()))
-    before = client.stats.snapshot()
+async def test_stats_per_stream_add_up_to_the_clients(vendor_client) -> None:
+    client = vendor_client(answers(httpx.Response(500), ok(), httpx.Response(404)))
     await call(client)
-    used = client.stats - before
-    assert (used.requests, used.retries, used.errors) == (2, 1, 0)
-    assert before.requests == 0
+    with pytest.raises(ApiError):
+        await call(client, stream="qianfan.knowledge_bases", kind="reread")
+    documents, knowledge_bases = (
+        client.stream_stats("qianfan.documents"),
+        client.stream_stats("qianfan.knowledge_bases"),
+    )
+    assert (documents.requests, documents.retries, documents.errors) == (2, 1, 0)
+    assert (knowledge_bases.requests, knowledge_bases.errors, knowledge_bases.by_kind) == (
+        1,
+        1,
+        {"reread": 1},
+    )
+    assert (client.stats.requests, client.stats.retries, client.stats.errors) == (3, 1, 1)
 
 
 async def test_secrets_never_reach_errors_or_logs(vendor_client, caplog) -> None:

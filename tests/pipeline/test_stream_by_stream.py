@@ -39,8 +39,8 @@ def test_each_stream_is_handed_over_when_it_ends_not_with_the_slowest(tmp_path: 
                     assert count.as_py() == sum(map(len, server.dataset.lingma_organizations.values()))
     assert set(arrivals) >= {"lingma.knowledge_bases", "vikingdb.collections", "vikingdb.tasks"}
     slowest = max(arrivals["vikingdb.collections"], arrivals["vikingdb.tasks"])
-    assert slowest >= 2 * SLOW_S
-    assert arrivals["lingma.knowledge_bases"] < slowest - SLOW_S
+    assert slowest >= SLOW_S
+    assert arrivals["lingma.knowledge_bases"] < SLOW_S  # before any slow answer of VikingDB came back
 
 
 def test_leaving_early_cancels_the_rest_and_keeps_what_was_committed(tmp_path: Path) -> None:
