@@ -288,6 +288,9 @@ class Engine:
     ) -> None:
         known = await self._write(KnownSnapshot.read, self.warehouse)
         partitions = stream.partitions(settings, known)
+        # read at once: a stream of thousands of partitions (Lingma's files, per knowledge base) would
+        # otherwise queue one query per partition behind the writer's commits
+        cursors = await self._write(self.warehouse.get_cursors, stream.name)
         report.partitions = len(partitions)
         gate = asyncio.Semaphore(self.config.concurrency)
         refused = asyncio.Event()
@@ -296,7 +299,7 @@ class Engine:
             async with gate:
                 if refused.is_set():
                     return
-                cursor = await self._write(self.warehouse.get_cursor, stream.name, partition)
+                cursor = cursors.get(partition)
                 report.cursors_before[partition] = cursor
                 ctx = StreamContext(
                     source=source.name,

@@ -90,11 +90,13 @@ def _insert(
         con.unregister("_bookkeeping")
 
 
-def get_cursor(con: duckdb.DuckDBPyConnection, stream: str, partition: str) -> dict[str, Any] | None:
+def get_cursors(con: duckdb.DuckDBPyConnection, stream: str) -> dict[str, dict[str, Any]]:
+    """Every partition's saved cursor of `stream`, by partition."""
     rows = con.execute(
-        'SELECT "cursor" FROM _kb.stream_state WHERE stream = ? AND "partition" = ?', [stream, partition]
+        'SELECT "partition", "cursor" FROM _kb.stream_state WHERE stream = ? AND "cursor" IS NOT NULL',
+        [stream],
     ).fetchall()
-    return orjson.loads(rows[0][0]) if rows and rows[0][0] is not None else None
+    return {partition: orjson.loads(cursor) for partition, cursor in rows}
 
 
 def set_cursors(con: duckdb.DuckDBPyConnection, cursors: list[tuple[str, str, Record]]) -> None:

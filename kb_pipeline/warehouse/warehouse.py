@@ -268,9 +268,9 @@ class Warehouse:
 
     # -- state ---------------------------------------------------------------------------------
 
-    def get_cursor(self, stream: str, partition: str = "") -> dict[str, Any] | None:
-        """The cursor saved for (stream, partition), or None."""
-        return state.get_cursor(self._con, stream, partition)
+    def get_cursors(self, stream: str) -> dict[str, dict[str, Any]]:
+        """The cursors saved for `stream`, by partition (a partition without one is absent)."""
+        return state.get_cursors(self._con, stream)
 
     def start_run(self, run_id: str) -> None:
         """Record a run as started (status 'running')."""

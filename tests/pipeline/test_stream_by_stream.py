@@ -61,3 +61,23 @@ def test_leaving_early_cancels_the_rest_and_keeps_what_was_committed(tmp_path: P
         config.data_dir, f"SELECT count(*) AS n FROM _kb.stream_state WHERE stream = '{first.stream}'"
     )
     assert done["n"] == first.partitions
+
+
+def test_a_sources_streams_run_at_once_unless_one_waits_for_another(tmp_path: Path) -> None:
+    """VikingDB polls its tasks while its collections are still listed; its documents wait for them."""
+    with SandboxServer(seed=11, scale=0.05, qps=None) as server:
+        server.control.add_fault("vikingdb", "slow", path="/api/knowledge/collection/list", delay=2 * SLOW_S)
+        config = load_config(configure(server, tmp_path / "data"))
+        with Warehouse(config.data_dir) as warehouse:
+            assert all(report.ok for report in extract_stream_by_stream(config, warehouse, run_id="r"))
+        answered = {
+            operation: [entry["at"] for entry in server.control.requests("vikingdb") if entry["path"] == path]
+            for operation, path in (
+                ("collections", "/api/knowledge/collection/list"),
+                ("tasks", "/api/knowledge/task/info"),
+                ("documents", "/api/knowledge/doc/list"),
+            )
+        }
+    (collections,) = answered["collections"]
+    assert answered["tasks"] and max(answered["tasks"]) < collections  # polled while collections were listed
+    assert answered["documents"] and min(answered["documents"]) > collections

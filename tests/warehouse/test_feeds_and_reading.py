@@ -93,7 +93,7 @@ def test_readers_query_count_and_export_but_cannot_load(tmp_path) -> None:
     assert result.to_pylist() == [{"doc_id": "a", "status": "available"}]
     with Warehouse.reader(tmp_path) as reader, Warehouse.reader(tmp_path) as second_reader:
         assert reader.query("SELECT count(*) AS n FROM jobs").to_pylist() == [{"n": 1}]
-        assert second_reader.get_cursor("pai.jobs", "d-ksicx823d") is None
+        assert second_reader.get_cursors("pai.jobs").get("d-ksicx823d") is None
         assert [feed.path.stem for feed in reader.export_feeds(["jobs"])] == ["jobs"]
         with pytest.raises(PermissionError, match="read-only"):
             reader.load_page(page(), {})

@@ -198,9 +198,9 @@ def test_each_stream_partition_keeps_its_last_pages_cursor(warehouse: Warehouse)
             (page(DOCS, KB2, fetched_at=at(3)), {}),
         ]
     )
-    assert warehouse.get_cursor(DOCS, KB1) == {"marker": "m2"}
-    assert warehouse.get_cursor(DOCS, KB2) == {"marker": "n1"}
-    assert warehouse.get_cursor(JOBS, KB1) == {"high_water_mark": "h1"}
+    assert warehouse.get_cursors(DOCS).get(KB1) == {"marker": "m2"}
+    assert warehouse.get_cursors(DOCS).get(KB2) == {"marker": "n1"}
+    assert warehouse.get_cursors(JOBS).get(KB1) == {"high_water_mark": "h1"}
     assert [s.cursor_saved for s in stats] == [False, True, True, True, False, False]
 
 
@@ -313,7 +313,7 @@ def test_a_failed_load_leaves_tables_cursors_and_raw_as_they_were(
     monkeypatch.undo()
 
     warehouse.load_pages(items[3:])
-    assert warehouse.get_cursor(DOCS, KB1) == {"marker": "m3"}
+    assert warehouse.get_cursors(DOCS).get(KB1) == {"marker": "m3"}
 
 
 def test_a_malformed_page_refuses_the_whole_load_before_anything_is_written(warehouse: Warehouse) -> None:

@@ -84,7 +84,7 @@ def test_reopening_applies_nothing_and_keeps_data(tmp_path) -> None:
         assert again.query("SELECT count(*) AS n FROM _kb.schema_migrations").to_pylist() == [
             {"n": len(MIGRATIONS)}
         ]
-        assert again.get_cursor("qianfan.documents", "kb-1") == {"marker": "m1"}
+        assert again.get_cursors("qianfan.documents").get("kb-1") == {"marker": "m1"}
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     assert migrate(con) == []
     con.close()

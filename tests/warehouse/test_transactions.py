@@ -21,15 +21,15 @@ def snapshot(warehouse: Warehouse) -> dict:
 def test_the_cursor_is_saved_with_the_page(warehouse: Warehouse) -> None:
     stats = warehouse.load_page(page(cursor={"marker": "doc-100"}), {"documents": [document("a")]})
     assert stats.cursor_saved
-    assert warehouse.get_cursor(STREAM, KB) == {"marker": "doc-100"}
-    assert warehouse.get_cursor(STREAM, "kb-2") is None
+    assert warehouse.get_cursors(STREAM).get(KB) == {"marker": "doc-100"}
+    assert warehouse.get_cursors(STREAM).get("kb-2") is None
 
 
 def test_a_page_without_cursor_leaves_the_saved_one(warehouse: Warehouse) -> None:
     warehouse.load_page(page(cursor={"marker": "m1"}), {})
     stats = warehouse.load_page(page(fetched_at=at(1)), {"documents": [document("a")]})
     assert not stats.cursor_saved
-    assert warehouse.get_cursor(STREAM, KB) == {"marker": "m1"}
+    assert warehouse.get_cursors(STREAM).get(KB) == {"marker": "m1"}
 
 
 def test_a_failure_mid_transaction_leaves_tables_cursor_and_raw_as_before(
@@ -58,11 +58,11 @@ def test_a_failure_mid_transaction_leaves_tables_cursor_and_raw_as_before(
         )
 
     assert snapshot(warehouse) == before
-    assert warehouse.get_cursor(STREAM, KB) == {"marker": "m1"}
+    assert warehouse.get_cursors(STREAM).get(KB) == {"marker": "m1"}
     assert sorted(warehouse.raw_dir.rglob("*")) == raw_before
     monkeypatch.undo()
     warehouse.load_page(page(fetched_at=at(6), cursor={"marker": "m2"}), {"documents": [document("c")]})
-    assert warehouse.get_cursor(STREAM, KB) == {"marker": "m2"}
+    assert warehouse.get_cursors(STREAM).get(KB) == {"marker": "m2"}
 
 
 def test_run_log(warehouse: Warehouse) -> None:
