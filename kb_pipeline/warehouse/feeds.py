@@ -5,9 +5,9 @@ feeds directory and renamed over the old one, so a BI tool never reads half a fi
 TIMESTAMPTZ, stored in Parquet as UTC instants.
 
 A feed whose rows have not changed since its file was written is left alone: each file carries a
-fingerprint of what it holds (columns, row count, and an order-free hash of every row) in its
-Parquet key-value metadata, and hashing a relation costs about a tenth of writing it. So an hourly
-run with little change rewrites the few feeds that changed, not the whole warehouse.
+fingerprint of what it holds in its Parquet key-value metadata (see `fingerprint`: for the large
+current tables, their seen times; for the rest, an order-free hash of every row). So an hourly run
+with little change rewrites the few feeds that changed and reads little of the rest.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from kb_pipeline.warehouse.tables import TABLES
 
 ROW_GROUP_ROWS = 16_384
 """Rows per Parquet row group: COPY holds a row group per thread in memory before writing it, so
@@ -52,11 +54,29 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> str:
-    """What a relation holds, in a few bytes: equal fingerprints, equal feeds."""
+def fingerprint(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """What relation `name` holds, in a few bytes: equal fingerprints, equal feeds.
+
+    The merge moves first_seen_at, last_seen_at or deleted_at of every row it writes in a current
+    table to the time of the page that brought it, later than any time already stored; so the
+    table's row count and latest such times stand for its rows, read from three columns instead of
+    hashing every value of every row (400,000 documents: 0.01 s instead of about 1 s). A rebuild
+    writes rows again with the times they had, so it leaves a note on each table it rewrote (the
+    table's comment), which counts too. Other relations (history and child tables, marts) are
+    hashed whole.
+    """
+    relation = 'main."{}"'.format(name.replace('"', '""'))
     columns = con.execute(f"DESCRIBE {relation}").fetchall()
-    rows, digest = con.execute(f"SELECT count(*), bit_xor(hash(r)) FROM {relation} r").fetchone()
-    summary = json.dumps([[list(column[:2]) for column in columns], rows, str(digest)])
+    if name in TABLES and TABLES[name].merge == "current":
+        content = con.execute(
+            f"SELECT count(*), max(first_seen_at), max(last_seen_at), max(deleted_at), "
+            f"(SELECT comment FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?) "
+            f"FROM {relation}",
+            [name],
+        ).fetchone()
+    else:
+        content = con.execute(f"SELECT count(*), bit_xor(hash(r)) FROM {relation} r").fetchone()
+    summary = json.dumps([[list(column[:2]) for column in columns], [str(value) for value in content]])
     return hashlib.sha256(summary.encode()).hexdigest()
 
 
@@ -88,7 +108,7 @@ def export(con: duckdb.DuckDBPyConnection, feeds_dir: Path, names: list[str] | N
     for name in chosen:
         target = feeds_dir / f"{name}.parquet"
         relation = 'main."{}"'.format(name.replace('"', '""'))
-        current = fingerprint(con, relation)
+        current = fingerprint(con, name)
         if written_fingerprint(con, target) == current:
             feeds.append(Feed(target, rewritten=False))
             continue

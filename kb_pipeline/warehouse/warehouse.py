@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
@@ -264,6 +265,11 @@ class Warehouse:
         while chunk := list(islice(pending, pages_per_load)):
             for stats in self.load_pages(chunk, land_raw=land_raw):
                 totals.add(stats)
+        # the rows are back with the seen times they had, which a feed's fingerprint reads (feeds.py)
+        rebuilt = f"'rebuilt from raw pages at {datetime.now(UTC).isoformat()}'"
+        for name, table in TABLES.items():
+            if table.merge == "current":
+                self._con.execute(f"COMMENT ON TABLE {name} IS {rebuilt}").fetchall()
         return totals
 
     # -- state ---------------------------------------------------------------------------------
