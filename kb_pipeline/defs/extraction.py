@@ -50,6 +50,12 @@ class ExtractionConfig(dg.Config):
     )
 
 
+CURSORS_SHOWN = 50
+"""Partitions whose cursors a materialization shows, of those that moved: the metadata of every run
+is stored and read back by the UI, so it follows what changed, not the thousands of partitions a
+stream may have; `_kb.stream_state` holds every cursor."""
+
+
 def _json(value: Any) -> dg.MetadataValue:
     return dg.MetadataValue.json(json.loads(json.dumps(value, default=str)))
 
@@ -65,6 +71,7 @@ def _materialization(
     report: StreamReport, table_rows: dict[str, int], key: dg.AssetKey
 ) -> dg.MaterializeResult:
     primary = next(iter(table_rows))
+    shown = list(report.cursors_after)[:CURSORS_SHOWN]
     metadata: dict[str, Any] = {
         "dagster/row_count": table_rows[primary],
         "partitions": report.partitions,
@@ -75,8 +82,9 @@ def _materialization(
         "retries": report.retries,
         "throttled": report.throttled,
         "duration_s": round(report.duration_s, 3),
-        "cursor_before": _json(report.cursors_before),
-        "cursor_after": _json(report.cursors_after),
+        "cursors_moved": len(report.cursors_after),
+        "cursor_before": _json({partition: report.cursors_before.get(partition) for partition in shown}),
+        "cursor_after": _json({partition: report.cursors_after[partition] for partition in shown}),
     }
     if report.failed_partitions:
         metadata["failed_partitions"] = _json(report.failed_partitions)

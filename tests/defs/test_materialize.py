@@ -14,8 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from kb_pipeline.defs import defs
+from kb_pipeline.defs.extraction import CURSORS_SHOWN, _materialization
 from kb_pipeline.defs.publishing import PUBLISHED_KEYS
 from kb_pipeline.defs.streams import STREAMS
+from kb_pipeline.extract import StreamReport
 from kb_pipeline.marts import MARTS
 from kb_pipeline.sandbox import SandboxServer
 from kb_pipeline.warehouse import read_only_query, table_counts
@@ -175,3 +177,16 @@ def test_failing_vendor_fails_its_own_assets_only(
     publishing = publish(wrong, instance)
     assert publishing.success
     assert set(materialized(publishing)) == set(PUBLISHED_KEYS)
+
+
+def test_a_materialization_shows_the_cursors_that_moved_not_every_partitions() -> None:
+    report = StreamReport(stream="lingma.documents", source="lingma", partitions=6_000)
+    report.cursors_before = {f"kb-{n}": {"parent": n} for n in range(6_000)}
+    report.cursors_after = {f"kb-{n}": {"parent": n + 1} for n in range(0, 6_000, 50)}  # 120 moved
+
+    metadata = _materialization(report, {"documents": 10}, key("lingma.documents")).metadata
+
+    assert metadata["cursors_moved"] == 120
+    after, before = metadata["cursor_after"].value, metadata["cursor_before"].value
+    assert list(after) == list(before) == [f"kb-{n}" for n in range(0, 50 * CURSORS_SHOWN, 50)]
+    assert (before["kb-50"], after["kb-50"]) == ({"parent": 50}, {"parent": 51})
