@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -132,10 +133,18 @@ def config_path(explicit: Path | str | None = None) -> Path:
     return Path(chosen)
 
 
+@lru_cache(maxsize=4)
+def _parse_yaml(text: str) -> Any:
+    """The YAML document of `text`, parsed once per content: each step of a run reads the
+    configuration, and parsing one that lists thousands of knowledge bases takes most of a second
+    (the document is only read afterwards; variables are resolved on every load)."""
+    return yaml.load(text, Loader=SAFE_LOADER)
+
+
 def load_config(explicit: Path | str | None = None) -> PipelineConfig:
     path = config_path(explicit)
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        document = _parse_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found") from None
     except IsADirectoryError:

@@ -44,6 +44,41 @@ class Chart:
     figure: Figure
 
 
+_AXIS = {
+    "gridcolor": "#EBF0F8",
+    "linecolor": "#EBF0F8",
+    "zerolinecolor": "#EBF0F8",
+    "zerolinewidth": 2,
+    "ticks": "",
+    "automargin": True,
+    "title": {"standoff": 15},
+}
+LOOK = {
+    "layout": {
+        "font": {"color": "#2a3f5f"},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "colorway": [
+            "#636efa",
+            "#EF553B",
+            "#00cc96",
+            "#ab63fa",
+            "#FFA15A",
+            "#19d3f3",
+            "#FF6692",
+            "#B6E880",
+            "#FF97FF",
+            "#FECB52",
+        ],
+        "xaxis": _AXIS,
+        "yaxis": _AXIS,
+        "hovermode": "closest",
+        "hoverlabel": {"align": "left"},
+        "title": {"x": 0.05},
+        "autotypenumbers": "strict",
+    }
+}
+"""The charts' template: the layout of plotly's `plotly_white`, which plotly.js applies itself."""
 NO_DATA = {"text": "No data yet", "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}
 
 
@@ -56,10 +91,11 @@ def _figure(
     xaxis: dict[str, Any] | None = None,
     **layout: Any,
 ) -> Figure:
-    """The traces on the report's layout (plotly_white, as `sections.chart_section` embeds it)."""
+    """The traces on the report's layout."""
     return {
         "data": traces,
         "layout": {
+            "template": LOOK,
             "height": 420,
             "margin": {"t": 30, "r": 20, "b": 50, "l": 60},
             "xaxis": {**({"title": {"text": x_title}} if x_title else {}), **(xaxis or {})},

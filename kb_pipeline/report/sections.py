@@ -9,11 +9,10 @@ capped, each with a pointer to the Parquet feed that holds all of it.
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Sequence
-from functools import cache
 
 import duckdb
-import plotly.io as pio
 
 from kb_pipeline.report import figures
 from kb_pipeline.report.charts import Chart
@@ -22,6 +21,7 @@ from kb_pipeline.report.tables import Cell, badge, bytes_cell, html_table, numbe
 
 INVENTORY_ROWS = 50
 """Knowledge bases the inventory table shows (the largest); feeds/kb_inventory.parquet has them all."""
+CHART_CONFIG = {"displaylogo": False, "responsive": True}
 FEEDS = "feeds"
 """The feeds' folder, relative to the report (both live in the data directory)."""
 
@@ -38,27 +38,23 @@ def _feed_link(name: str) -> str:
     return f'<a href="{FEEDS}/{name}.parquet">{FEEDS}/{name}.parquet</a>'
 
 
-@cache
-def _template() -> dict[str, object]:
-    """plotly's `plotly_white` template as plotly.js takes it (it knows no templates by name)."""
-    return pio.templates["plotly_white"].to_plotly_json()
+def _script_json(value: object) -> str:
+    """JSON for inside a <script>: dates as ISO text, and no `</` that could end the script early."""
+    return json.dumps(value, default=lambda v: v.isoformat(), ensure_ascii=False).replace("</", "<\\/")
 
 
 def chart_section(chart: Chart) -> str:
+    """The chart as plotly.js draws it (`Plotly.newPlot`), from the figure `charts` built."""
     chart_id = f"chart-{chart.key}"
-    figure = {**chart.figure, "layout": {"template": _template(), **chart.figure["layout"]}}
-    figure_html = pio.to_html(
-        figure,
-        validate=False,  # built as plotly.js reads it (see `charts`)
-        include_plotlyjs=False,
-        full_html=False,
-        div_id=chart_id,
-        config={"displaylogo": False, "responsive": True},
-        post_script=f"window.kbReport.rendered('{chart_id}');",
+    figure = chart.figure
+    height = figure["layout"]["height"]
+    plot = (
+        f'<div id="{chart_id}" class="plotly-graph-div" style="height:{height}px; width:100%;"></div>\n'
+        f'<script>Plotly.newPlot("{chart_id}", {_script_json(figure["data"])}, '
+        f"{_script_json(figure['layout'])}, {_script_json(CHART_CONFIG)})"
+        f'.then(function () {{ window.kbReport.rendered("{chart_id}"); }});</script>'
     )
-    return _section(
-        chart.key, chart.title, html.escape(chart.note), f'<div class="chart">{figure_html}</div>'
-    )
+    return _section(chart.key, chart.title, html.escape(chart.note), f'<div class="chart">{plot}</div>')
 
 
 def attention_section(
