@@ -270,7 +270,7 @@ class Engine:
     async def _run_stream(
         self, source: Source, stream: Stream, settings: Any, client: VendorClient, report: StreamReport
     ) -> None:
-        known = await self._write(KnownSnapshot.read, self.warehouse)
+        known = await self._write(KnownSnapshot.read, self.warehouse, source.name)
         partitions = stream.partitions(settings, known)
         report.partitions = len(partitions)
         gate = asyncio.Semaphore(self.config.concurrency)
