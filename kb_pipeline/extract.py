@@ -286,7 +286,7 @@ class Engine:
     async def _run_stream(
         self, source: Source, stream: Stream, settings: Any, client: VendorClient, report: StreamReport
     ) -> None:
-        known = await self._write(KnownSnapshot.read, self.warehouse)
+        known = await self._write(KnownSnapshot.read, self.warehouse, source.name)
         partitions = stream.partitions(settings, known)
         # read at once: a stream of thousands of partitions (Lingma's files, per knowledge base) would
         # otherwise queue one query per partition behind the writer's commits

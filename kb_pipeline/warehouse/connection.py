@@ -21,11 +21,12 @@ log = logging.getLogger(__name__)
 _HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
 
 
-MEMORY_LIMIT = "128MB"
+MEMORY_LIMIT = "64MB"
 """DuckDB's own cap (its buffer cache would otherwise grow with the file, up to 80% of RAM); larger
 work spills to temporary files. With the tables' ART indexes gone (`migrations`), nothing DuckDB
-cannot evict grows with the tables, so a large tenant fits in a small cap; 128 MB carried a
-400,000-document run (see BENCHMARKS.md, "Memory of a whole run")."""
+cannot evict grows with the tables, so a large tenant fits in a small cap. A small tenant never
+fills it, so the cap is also part of what a run's memory gains as the tenant grows: 64 MB carries
+a 400,000-document run, feeds included (see BENCHMARKS.md, "Memory of a whole run")."""
 
 
 # pyarrow's default pool (jemalloc) keeps the memory of every freed batch for reuse, so the writer's

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +25,11 @@ import duckdb
 from kb_pipeline.warehouse.tables import TABLES
 
 ROW_GROUP_ROWS = 16_384
-"""Rows per Parquet row group: COPY holds a row group per thread in memory before writing it, so
-DuckDB's default (122,880 rows, with `raw` JSON over 100 MB) would make the export's memory grow
-with the table's row width rather than stay near DuckDB's memory limit."""
+ROW_GROUP_BYTES = "4MB"
+"""Most rows, and most bytes, per Parquet row group: COPY holds a row group per thread in memory
+before writing it, so DuckDB's default (122,880 rows, with `raw` JSON over 100 MB) would make the
+export's memory grow with the table's row width rather than stay within DuckDB's memory limit.
+DuckDB applies the byte bound only when the copy need not keep the rows' order (see `_unordered`)."""
 
 
 def feed_names(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -93,6 +97,18 @@ def written_fingerprint(con: duckdb.DuckDBPyConnection, path: Path) -> str | Non
     return found[0].decode() if found else None
 
 
+@contextmanager
+def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Let DuckDB write rows in any order meanwhile: each thread then writes its own row groups
+    instead of buffering them to restore the table's order, which a feed does not promise (its
+    fingerprint is order-free), and which a small memory limit cannot hold for the widest tables."""
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute("RESET preserve_insertion_order")
+
+
 def export(con: duckdb.DuckDBPyConnection, feeds_dir: Path, names: list[str] | None = None) -> list[Feed]:
     """Bring `feeds/<name>.parquet` up to date for each name (default: all), rewriting only those
     whose rows changed."""
@@ -113,11 +129,13 @@ def export(con: duckdb.DuckDBPyConnection, feeds_dir: Path, names: list[str] | N
             feeds.append(Feed(target, rewritten=False))
             continue
         temporary = feeds_dir / f".{name}.parquet.tmp"
-        con.execute(
-            f"COPY (SELECT * FROM {relation}) TO {_sql_literal(str(temporary))} (FORMAT parquet, "
-            f"COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
-            f"KV_METADATA {{{_sql_literal(FINGERPRINT_KEY)}: {_sql_literal(current)}}})"
-        ).fetchall()
+        with _unordered(con):
+            con.execute(
+                f"COPY (SELECT * FROM {relation}) TO {_sql_literal(str(temporary))} (FORMAT parquet, "
+                f"COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
+                f"ROW_GROUP_SIZE_BYTES {_sql_literal(ROW_GROUP_BYTES)}, "
+                f"KV_METADATA {{{_sql_literal(FINGERPRINT_KEY)}: {_sql_literal(current)}}})"
+            ).fetchall()
         os.replace(temporary, target)
         feeds.append(Feed(target, rewritten=True))
     return feeds

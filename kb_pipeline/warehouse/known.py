@@ -1,4 +1,8 @@
-"""What the warehouse already holds, read once per stream so streams can decide what to ask for."""
+"""What the warehouse already holds, read once per stream so streams can decide what to ask for.
+
+A stream asks only about its own source, so a snapshot holds one source's rows: the Lingma
+streams never read the jobs, and a job-listing source reads its own jobs and no other's.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ class Queryable(Protocol):
 _RUNNING_WINDOWS = """
     WITH oldest AS (
         SELECT source, kb_id, min(created_at) AS oldest_created
-        FROM jobs WHERE status = 'running' AND kb_id IS NOT NULL AND created_at IS NOT NULL
+        FROM jobs WHERE status = 'running' AND kb_id IS NOT NULL AND created_at IS NOT NULL AND {of_source}
         GROUP BY source, kb_id
     )
     SELECT o.source, o.kb_id, o.oldest_created, count(*) AS jobs
@@ -35,7 +39,7 @@ _JOB_STATES = """
         concat_ws('|', job_id, status, CAST(modified_at AS VARCHAR), CAST(finished_at AS VARCHAR)),
         ',' ORDER BY job_id
     )) AS state
-    FROM jobs WHERE kb_id IS NOT NULL AND deleted_at IS NULL
+    FROM jobs WHERE kb_id IS NOT NULL AND deleted_at IS NULL AND {of_source}
     GROUP BY source, kb_id
 """
 
@@ -56,12 +60,14 @@ class KnownSnapshot:
     job_states: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, warehouse: Queryable) -> KnownSnapshot:
+    def read(cls, warehouse: Queryable, source: str | None = None) -> KnownSnapshot:
+        """What the warehouse holds of `source` (of every source when None)."""
+        of_source = "TRUE" if source is None else "source = '{}'".format(source.replace("'", "''"))
         kbs: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
         parents: dict[tuple[str, str], dict[str, object]] = {}
         kb_rows = warehouse.query(
             f"SELECT source, kb_id, {', '.join(PARENT_FIELDS)} FROM knowledge_bases "
-            "WHERE deleted_at IS NULL ORDER BY source, created_at NULLS FIRST, kb_id"
+            f"WHERE deleted_at IS NULL AND {of_source} ORDER BY source, created_at NULLS FIRST, kb_id"
         ).to_pylist()
         for row in kb_rows:
             kbs[row["source"]].append((row["kb_id"], row["scope_id"]))
@@ -70,18 +76,20 @@ class KnownSnapshot:
                 for name in PARENT_FIELDS
             }
         job_states = {
-            (row["source"], row["kb_id"]): row["state"] for row in warehouse.query(_JOB_STATES).to_pylist()
+            (row["source"], row["kb_id"]): row["state"]
+            for row in warehouse.query(_JOB_STATES.format(of_source=of_source)).to_pylist()
         }
         jobs: dict[str, dict[str, str | None]] = {}
-        stored = warehouse.query("SELECT source, job_id, status FROM jobs ORDER BY source, job_id")
+        stored = warehouse.query(f"SELECT source, job_id, status FROM jobs WHERE {of_source} ORDER BY job_id")
         # column by column: a dict per row would cost several times the ids themselves
-        for source in stored.column("source").unique().to_pylist():
-            of_source = stored.filter(pa.compute.equal(stored.column("source"), source))
-            ids, statuses = of_source.column("job_id").to_pylist(), of_source.column("status").to_pylist()
-            jobs[source] = dict(zip(ids, statuses, strict=True))
+        for name in stored.column("source").unique().to_pylist():
+            held = stored.filter(pa.compute.equal(stored.column("source"), name))
+            jobs[name] = dict(
+                zip(held.column("job_id").to_pylist(), held.column("status").to_pylist(), strict=True)
+            )
         windows = {
             (row["source"], row["kb_id"]): RunningWindow(row["oldest_created"], row["jobs"])
-            for row in warehouse.query(_RUNNING_WINDOWS).to_pylist()
+            for row in warehouse.query(_RUNNING_WINDOWS.format(of_source=of_source)).to_pylist()
         }
         return cls(dict(kbs), jobs, windows, parents, job_states)
 

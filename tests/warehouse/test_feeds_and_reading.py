@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from kb_pipeline.warehouse import Warehouse, WarehouseNotFoundError, read_only_query, table_counts
+from kb_pipeline.warehouse.feeds import FINGERPRINT_KEY, export
 from kb_pipeline.warehouse.tables import TABLES
 from tests.warehouse.builders import at, document, job, page
 
@@ -103,6 +107,21 @@ def test_a_feed_without_a_fingerprint_or_with_other_columns_is_rewritten(warehou
     )
     assert [f.rewritten for f in warehouse.export_feeds(["document_names"])] == [True]
     assert pq.read_table(feed.path).column_names == ["id"]
+
+
+def test_a_feed_far_wider_than_duckdbs_memory_is_written(tmp_path: Path) -> None:
+    """100 MB of rows through a 16 MB limit: kept in order, the copy would run out of memory."""
+    with duckdb.connect(str(tmp_path / "wide.duckdb"), config={"memory_limit": "16MB"}) as con:
+        con.execute(
+            "CREATE TABLE documents AS SELECT i AS id, repeat(md5(i::VARCHAR), 30) AS raw FROM range(100000) r(i)"
+        )
+        con.execute("CHECKPOINT")  # the rows on disk, not pinned in memory by the insert
+        (feed,) = export(con, tmp_path / "feeds")
+        assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchone() == (True,)
+    written = pq.ParquetFile(feed.path)
+    assert written.metadata.num_rows == 100_000
+    assert FINGERPRINT_KEY.encode() in written.metadata.metadata
+    assert written.metadata.row_group(0).total_byte_size <= 8 * 2**20
 
 
 def test_unknown_feed_names_are_refused(warehouse: Warehouse) -> None:
