@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from kb_pipeline.warehouse.tables import TABLES
+from kb_pipeline.warehouse.tables import BOOKKEEPING, TABLES
 
 ROW_GROUP_ROWS = 16_384
 ROW_GROUP_BYTES = "4MB"
@@ -71,7 +71,8 @@ def fingerprint(con: duckdb.DuckDBPyConnection, name: str) -> str:
     """
     relation = 'main."{}"'.format(name.replace('"', '""'))
     columns = con.execute(f"DESCRIBE {relation}").fetchall()
-    if name in TABLES and TABLES[name].merge == "current":
+    seen_times = {column[0] for column in columns} >= set(BOOKKEEPING)
+    if name in TABLES and TABLES[name].merge == "current" and seen_times:
         content = con.execute(
             f"SELECT count(*), max(first_seen_at), max(last_seen_at), max(deleted_at), "
             f"(SELECT comment FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?) "
