@@ -158,9 +158,9 @@ def document_status_funnel(con: duckdb.DuckDBPyConnection) -> Chart:
 CHUNK_LINES = """
 WITH growth AS (
     SELECT g.source, g.kb_id, g.day, g.chunk_count,
-        g.source || ' / ' || coalesce(i.kb_name, g.kb_id) AS knowledge_base
+        g.source || ' / ' || coalesce(k.name, g.kb_id) AS knowledge_base
     FROM {growth} AS g
-    LEFT JOIN kb_inventory AS i ON g.source = i.source AND g.kb_id = i.kb_id
+    LEFT JOIN knowledge_bases AS k ON g.source = k.source AND g.kb_id = k.kb_id
 ),
 largest AS (
     SELECT source, kb_id, arg_max(chunk_count, day) AS latest
