@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 import httpx
 import orjson
-from aiolimiter import AsyncLimiter
 from tenacity import RetryCallState
 
 from kb_pipeline.auth import Signer
@@ -24,6 +23,7 @@ from kb_pipeline.http.errors import (
     ThrottledError,
     TransportError,
 )
+from kb_pipeline.http.pacing import Pacer
 from kb_pipeline.http.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -160,8 +160,8 @@ class VendorClient:
         self._signer = signer
         self._parse_error = parse_error
         self._http = http
-        # a bucket of one: no burst at start-up, at most one attempt every 1/qps seconds
-        self._limiter = AsyncLimiter(1, 1 / qps) if qps else None
+        # one attempt every 1/qps seconds on a fixed timeline: no burst, and no drift (pacing.py)
+        self._pacer = Pacer(1 / qps) if qps else None
         self._retry = retry
         self._headers = dict(headers or {})
 
@@ -229,8 +229,8 @@ class VendorClient:
         content: bytes | None,
         expect_json: bool,
     ) -> JsonResponse:
-        if self._limiter:
-            await self._limiter.acquire()
+        if self._pacer:
+            await self._pacer.acquire()
         request = self._http.build_request(method, url, headers=headers, content=content)
         self._signer.sign(request)  # after the limiter wait, so the signed date is fresh
         stats = self._stats[where["stream"]]
