@@ -2,10 +2,10 @@
 
 A client limited to `qps` gives each request its own slot, `1 / qps` seconds after the previous
 slot (or now, after an idle spell: unused slots are not saved up, so there is never a burst). A
-caller sleeps until its slot and goes. A bucket of one (aiolimiter's `AsyncLimiter(1, 1 / qps)`,
-used before) starts each interval when the previous caller actually woke up, so every wake-up
-delay of the event loop is added to all later requests: 2.4 s over VikingDB's 432 task polls at
-10 per second, about 6 ms a request (see BENCHMARKS.md, "The fixed cost of a run").
+caller sleeps until its slot and goes. A bucket of one (such as aiolimiter's
+`AsyncLimiter(1, 1 / qps)`) starts each interval when the previous caller actually woke up, so
+every wake-up delay of the event loop is added to all later requests: 2.4 s over VikingDB's 432
+task polls at 10 per second, about 6 ms a request (see BENCHMARKS.md, "The fixed cost of a run").
 
 After a long stall of the event loop, the callers whose slots passed meanwhile go together: never
 more than the callers already waiting (a stream's few concurrent requests). A vendor that counts
