@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -58,6 +59,22 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+SEEN_TIME_TABLES = tuple(name for name, table in TABLES.items() if table.merge == "current")
+"""The tables whose fingerprint is their seen times (see `fingerprint`)."""
+
+
+def _relation(name: str) -> str:
+    return 'main."{}"'.format(name.replace('"', '""'))
+
+
+def mark_reloaded(con: duckdb.DuckDBPyConnection) -> None:
+    """Note on each seen-time table that its rows were written again with the times they had (a
+    rebuild), which their seen times alone would not show to `fingerprint`."""
+    note = _sql_literal(f"rebuilt from raw pages at {datetime.now(UTC).isoformat()}")
+    for name in SEEN_TIME_TABLES:
+        con.execute(f"COMMENT ON TABLE {_relation(name)} IS {note}").fetchall()
+
+
 def fingerprint(con: duckdb.DuckDBPyConnection, name: str) -> str:
     """What relation `name` holds, in a few bytes: equal fingerprints, equal feeds.
 
@@ -66,13 +83,12 @@ def fingerprint(con: duckdb.DuckDBPyConnection, name: str) -> str:
     table's row count and latest such times stand for its rows, read from three columns instead of
     hashing every value of every row (400,000 documents: 0.01 s instead of about 1 s). A rebuild
     writes rows again with the times they had, so it leaves a note on each table it rewrote (the
-    table's comment), which counts too. Other relations (history and child tables, marts) are
+    table's comment, `mark_reloaded`), which counts too. Other relations (history and child tables, marts) are
     hashed whole.
     """
-    relation = 'main."{}"'.format(name.replace('"', '""'))
+    relation = _relation(name)
     columns = con.execute(f"DESCRIBE {relation}").fetchall()
-    seen_times = {column[0] for column in columns} >= set(BOOKKEEPING)
-    if name in TABLES and TABLES[name].merge == "current" and seen_times:
+    if name in SEEN_TIME_TABLES and {column[0] for column in columns} >= set(BOOKKEEPING):
         content = con.execute(
             f"SELECT count(*), max(first_seen_at), max(last_seen_at), max(deleted_at), "
             f"(SELECT comment FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?) "
@@ -124,7 +140,7 @@ def export(con: duckdb.DuckDBPyConnection, feeds_dir: Path, names: list[str] | N
     feeds = []
     for name in chosen:
         target = feeds_dir / f"{name}.parquet"
-        relation = 'main."{}"'.format(name.replace('"', '""'))
+        relation = _relation(name)
         current = fingerprint(con, name)
         if written_fingerprint(con, target) == current:
             feeds.append(Feed(target, rewritten=False))

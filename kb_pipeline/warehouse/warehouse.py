@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
@@ -25,7 +24,7 @@ from kb_pipeline.pages import NormalizedPage, Page, TableRows
 from kb_pipeline.warehouse import state
 from kb_pipeline.warehouse.connection import connect
 from kb_pipeline.warehouse.errors import WarehouseSchemaError
-from kb_pipeline.warehouse.feeds import Feed, export
+from kb_pipeline.warehouse.feeds import Feed, export, mark_reloaded
 from kb_pipeline.warehouse.loads import prepare_load
 from kb_pipeline.warehouse.merge_plan import merge_load
 from kb_pipeline.warehouse.migrations import migrate, schema_version
@@ -265,11 +264,7 @@ class Warehouse:
         while chunk := list(islice(pending, pages_per_load)):
             for stats in self.load_pages(chunk, land_raw=land_raw):
                 totals.add(stats)
-        # the rows are back with the seen times they had, which a feed's fingerprint reads (feeds.py)
-        rebuilt = f"'rebuilt from raw pages at {datetime.now(UTC).isoformat()}'"
-        for name, table in TABLES.items():
-            if table.merge == "current":
-                self._con.execute(f"COMMENT ON TABLE {name} IS {rebuilt}").fetchall()
+        mark_reloaded(self._con)  # the rows are back with the seen times they had
         return totals
 
     # -- state ---------------------------------------------------------------------------------
