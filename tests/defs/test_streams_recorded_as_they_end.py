@@ -36,6 +36,10 @@ def test_a_fast_stream_is_recorded_while_a_slow_vendor_still_answers(
     }
     materialized = dg.DagsterEventType.ASSET_MATERIALIZATION
     checked = dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    slow = recorded[(materialized, "vikingdb/tasks")]
-    assert recorded[(materialized, "lingma/knowledge_bases")] < slow - SLOW_S
-    assert recorded[(checked, "lingma/knowledge_bases")] < slow - SLOW_S
+    # the sandbox logs a request when it answers: VikingDB was still held back after lingma's events
+    last_slow_answer = max(
+        entry["at"] for entry in vendor_sandbox.control.requests("vikingdb") if entry["fault"] == "slow"
+    )
+    assert recorded[(materialized, "lingma/knowledge_bases")] < last_slow_answer
+    assert recorded[(checked, "lingma/knowledge_bases")] < last_slow_answer
+    assert recorded[(materialized, "vikingdb/tasks")] > last_slow_answer
