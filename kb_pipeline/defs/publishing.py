@@ -19,6 +19,7 @@ from kb_pipeline.defs.streams import OWNERS, STREAMS, WAREHOUSE_POOL, streams_fe
 from kb_pipeline.marts import MARTS, Mart, create_marts
 from kb_pipeline.report import build_report
 from kb_pipeline.report.page import MARTS_READ
+from kb_pipeline.warehouse.connection import with_memory_to_grow
 from kb_pipeline.warehouse.tables import TABLES
 
 ANALYTICS_GROUP = "analytics"
@@ -86,7 +87,11 @@ def marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> It
     with warehouse.open() as store:
         con = store.connection
         for name in create_marts(con, selected):
-            (rows,) = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+            (rows,) = with_memory_to_grow(
+                con,
+                lambda name=name: con.execute(f"SELECT count(*) FROM {name}").fetchone(),
+                f"counting mart {name}",
+            )
             yield dg.MaterializeResult(
                 asset_key=dg.AssetKey(name),
                 metadata={"dagster/row_count": rows, "dagster/column_schema": view_schema(con, name)},
@@ -136,7 +141,11 @@ def feeds(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     checks = latest_check_outcomes(context.instance, extract_streams.check_keys)
     with warehouse.open() as store:
-        path = build_report(store.connection, store.data_dir / REPORT_FILE, checks=checks)
+        path = with_memory_to_grow(
+            store.connection,
+            lambda: build_report(store.connection, store.data_dir / REPORT_FILE, checks=checks),
+            "the report",
+        )
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size}
     )

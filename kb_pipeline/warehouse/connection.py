@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pyarrow
@@ -21,12 +23,17 @@ log = logging.getLogger(__name__)
 _HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
 
 
-MEMORY_LIMIT = "64MB"
+MEMORY_LIMIT_MB = 64
 """DuckDB's own cap (its buffer cache would otherwise grow with the file, up to 80% of RAM); larger
 work spills to temporary files. With the tables' ART indexes gone (`migrations`), nothing DuckDB
 cannot evict grows with the tables, so a large tenant fits in a small cap. A small tenant never
 fills it, so the cap is also part of what a run's memory gains as the tenant grows: 64 MB carries
-a 400,000-document run, feeds included (see BENCHMARKS.md, "Memory of a whole run")."""
+a 400,000-document run, feeds included (see BENCHMARKS.md, "Memory of a whole run"). A statement
+that needs more is given more, once (`with_memory_to_grow`)."""
+LARGEST_MEMORY_LIMIT_MB = 1024
+"""How far `with_memory_to_grow` raises the cap before it lets DuckDB's error through."""
+
+T = TypeVar("T")
 
 
 # pyarrow's default pool (jemalloc) keeps the memory of every freed batch for reuse, so the writer's
@@ -43,7 +50,9 @@ def connect(
     deadline, waiting = time.monotonic() + lock_timeout_s, False
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": MEMORY_LIMIT})
+            con = duckdb.connect(
+                str(path), read_only=read_only, config={"memory_limit": f"{MEMORY_LIMIT_MB}MB"}
+            )
         except duckdb.IOException as error:
             message = str(error)
             if "lock" not in message.lower():
@@ -64,3 +73,28 @@ def connect(
             continue
         con.execute("SET TimeZone = 'UTC'")
         return con
+
+
+def with_memory_to_grow(con: duckdb.DuckDBPyConnection, action: Callable[[], T], what: str) -> T:
+    """`action()`, tried again with DuckDB's cap doubled each time it runs out of memory, up to
+    `LARGEST_MEMORY_LIMIT_MB`; the cap is back at `MEMORY_LIMIT_MB` afterwards.
+
+    A query's hash tables take memory per operator and per thread rather than per row, so a view
+    with many joins and aggregates (`kb_inventory`) needs 60 to 80 MB from about 100,000 documents
+    on, however few rows it returns, and DuckDB cannot spill all of it. `action` must be safe to
+    repeat: a read, or a write whose failure leaves nothing behind.
+    """
+    limit = MEMORY_LIMIT_MB
+    try:
+        while True:
+            try:
+                return action()
+            except duckdb.OutOfMemoryException:
+                if limit >= LARGEST_MEMORY_LIMIT_MB:
+                    raise
+                limit *= 2
+                log.warning("%s needs more memory than DuckDB had: trying again with %d MB", what, limit)
+                con.execute(f"SET memory_limit = '{limit}MB'")
+    finally:
+        if limit != MEMORY_LIMIT_MB:
+            con.execute(f"SET memory_limit = '{MEMORY_LIMIT_MB}MB'")

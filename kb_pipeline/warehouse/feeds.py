@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from kb_pipeline.warehouse.connection import with_memory_to_grow
 from kb_pipeline.warehouse.tables import BOOKKEEPING, TABLES
 
 ROW_GROUP_ROWS = 16_384
@@ -137,22 +138,26 @@ def export(con: duckdb.DuckDBPyConnection, feeds_dir: Path, names: list[str] | N
             f"no table or view named {', '.join(unknown)}; feeds exist for: {', '.join(available)}"
         )
     feeds_dir.mkdir(parents=True, exist_ok=True)
-    feeds = []
-    for name in chosen:
-        target = feeds_dir / f"{name}.parquet"
-        relation = _relation(name)
-        current = fingerprint(con, name)
-        if written_fingerprint(con, target) == current:
-            feeds.append(Feed(target, rewritten=False))
-            continue
-        temporary = feeds_dir / f".{name}.parquet.tmp"
-        with _unordered(con):
-            con.execute(
-                f"COPY (SELECT * FROM {relation}) TO {_sql_literal(str(temporary))} (FORMAT parquet, "
-                f"COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
-                f"ROW_GROUP_SIZE_BYTES {_sql_literal(ROW_GROUP_BYTES)}, "
-                f"KV_METADATA {{{_sql_literal(FINGERPRINT_KEY)}: {_sql_literal(current)}}})"
-            ).fetchall()
-        os.replace(temporary, target)
-        feeds.append(Feed(target, rewritten=True))
-    return feeds
+    return [
+        with_memory_to_grow(con, lambda name=name: _bring_up_to_date(con, feeds_dir, name), f"feed {name}")
+        for name in chosen
+    ]
+
+
+def _bring_up_to_date(con: duckdb.DuckDBPyConnection, feeds_dir: Path, name: str) -> Feed:
+    """One feed: left alone if its fingerprint still holds, else copied to a temporary file that
+    replaces it (so trying again after a failed copy starts from the same state)."""
+    target = feeds_dir / f"{name}.parquet"
+    current = fingerprint(con, name)
+    if written_fingerprint(con, target) == current:
+        return Feed(target, rewritten=False)
+    temporary = feeds_dir / f".{name}.parquet.tmp"
+    with _unordered(con):
+        con.execute(
+            f"COPY (SELECT * FROM {_relation(name)}) TO {_sql_literal(str(temporary))} (FORMAT parquet, "
+            f"COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
+            f"ROW_GROUP_SIZE_BYTES {_sql_literal(ROW_GROUP_BYTES)}, "
+            f"KV_METADATA {{{_sql_literal(FINGERPRINT_KEY)}: {_sql_literal(current)}}})"
+        ).fetchall()
+    os.replace(temporary, target)
+    return Feed(target, rewritten=True)

@@ -22,7 +22,7 @@ import pyarrow
 
 from kb_pipeline.pages import NormalizedPage, Page, TableRows
 from kb_pipeline.warehouse import state
-from kb_pipeline.warehouse.connection import connect
+from kb_pipeline.warehouse.connection import connect, with_memory_to_grow
 from kb_pipeline.warehouse.errors import WarehouseSchemaError
 from kb_pipeline.warehouse.feeds import Feed, export, mark_reloaded
 from kb_pipeline.warehouse.loads import prepare_load
@@ -316,8 +316,11 @@ class Warehouse:
 def _arrow(
     con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None
 ) -> pyarrow.Table:
-    relation = con.sql(sql, params=params)
-    return pyarrow.table({}) if relation is None else relation.to_arrow_table()
+    def run() -> pyarrow.Table:
+        relation = con.sql(sql, params=params)
+        return pyarrow.table({}) if relation is None else relation.to_arrow_table()
+
+    return with_memory_to_grow(con, run, "a query")
 
 
 def read_only_query(
