@@ -29,7 +29,7 @@ work spills to temporary files. With the tables' ART indexes gone (`migrations`)
 cannot evict grows with the tables, so a large tenant fits in a small cap. A small tenant never
 fills it, so the cap is also part of what a run's memory gains as the tenant grows: 64 MB carries
 a 400,000-document run, feeds included (see BENCHMARKS.md, "Memory of a whole run"). A statement
-that needs more is given more, once (`with_memory_to_grow`)."""
+that needs more is tried again with more (`with_memory_to_grow`)."""
 LARGEST_MEMORY_LIMIT_MB = 1024
 """How far `with_memory_to_grow` raises the cap before it lets DuckDB's error through."""
 
@@ -80,8 +80,8 @@ def with_memory_to_grow(con: duckdb.DuckDBPyConnection, action: Callable[[], T],
     `LARGEST_MEMORY_LIMIT_MB`; the cap is back at `MEMORY_LIMIT_MB` afterwards.
 
     A query's hash tables take memory per operator and per thread rather than per row, so a view
-    with many joins and aggregates (`kb_inventory`) needs 60 to 80 MB from about 100,000 documents
-    on, however few rows it returns, and DuckDB cannot spill all of it. `action` must be safe to
+    with many joins and aggregates (`kb_inventory`) needed 60 to 80 MB at 400,000 documents, however
+    few rows it returns, and DuckDB cannot spill all of it. `action` must be safe to
     repeat: a read, or a write whose failure leaves nothing behind.
     """
     limit = MEMORY_LIMIT_MB

@@ -12,7 +12,9 @@ import pytest
 from kb_pipeline.warehouse import Warehouse, connection
 from kb_pipeline.warehouse.connection import with_memory_to_grow
 
-HUNGRY = "SELECT count(*) AS groups FROM (SELECT i % 100000 AS g, count(*) FROM range(1000000) t(i) GROUP BY g)"
+HUNGRY = (
+    "SELECT count(*) AS groups FROM (SELECT i % 100000 AS g, count(*) FROM range(1000000) t(i) GROUP BY g)"
+)
 """A hash aggregate of 100,000 groups: more than 2 MB, well within 64."""
 
 
