@@ -133,7 +133,8 @@ def create_marts(con: duckdb.DuckDBPyConnection, marts: list[Mart] | None = None
     views' names in creation order.
 
     The warehouse tables (and `_kb.stream_state`) must exist: DuckDB binds a view when it is created.
-    On failure nothing is changed and the error names the mart's file.
+    On failure nothing is changed and the error names the mart's file, except when DuckDB ran out
+    of memory (`duckdb.OutOfMemoryException`), which is raised as it is.
     """
     marts = MARTS if marts is None else marts
     con.begin()
@@ -142,6 +143,8 @@ def create_marts(con: duckdb.DuckDBPyConnection, marts: list[Mart] | None = None
         for mart in marts:
             try:
                 con.execute(mart.sql)
+            except duckdb.OutOfMemoryException:
+                raise  # not the mart's fault: the caller may try again with more memory
             except duckdb.Error as error:
                 raise MartDefinitionError(
                     f"mart {mart.name} ({mart.path}) failed to build: {error}"

@@ -86,7 +86,8 @@ def marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> It
     selected = [mart for mart in MARTS if mart_key(mart) in context.selected_asset_keys]
     with warehouse.open() as store:
         con = store.connection
-        for name in create_marts(con, selected):
+        created = with_memory_to_grow(con, lambda: create_marts(con, selected), "creating the marts")
+        for name in created:
             (rows,) = with_memory_to_grow(
                 con,
                 lambda name=name: con.execute(f"SELECT count(*) FROM {name}").fetchone(),

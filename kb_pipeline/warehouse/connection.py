@@ -1,8 +1,9 @@
-"""Opening the DuckDB file under its single-writer rule.
+"""The DuckDB connection: opening the file under its single-writer rule, within a memory cap.
 
 DuckDB lets one process write a file (and no other process read it meanwhile). A run that finds
 the file locked waits, polling, up to a timeout, then fails with `WarehouseBusyError` naming the
-file and the process holding it, instead of DuckDB's bare lock error.
+file and the process holding it, instead of DuckDB's bare lock error. DuckDB works within
+`MEMORY_LIMIT_MB`, and a statement that needs more is given more (`with_memory_to_grow`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,13 +25,14 @@ log = logging.getLogger(__name__)
 _HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
 
 
-MEMORY_LIMIT_MB = 64
+MEMORY_LIMIT_MB = 32
 """DuckDB's own cap (its buffer cache would otherwise grow with the file, up to 80% of RAM); larger
 work spills to temporary files. With the tables' ART indexes gone (`migrations`), nothing DuckDB
 cannot evict grows with the tables, so a large tenant fits in a small cap. A small tenant never
-fills it, so the cap is also part of what a run's memory gains as the tenant grows: 64 MB carries
-a 400,000-document run, feeds included (see BENCHMARKS.md, "Memory of a whole run"). A statement
-that needs more is tried again with more (`with_memory_to_grow`)."""
+fills it, so the cap is also what a run's memory gains as the tenant grows: a 400,000-document
+extraction fills it with rows not yet checkpointed, and took 24 MiB less at 32 MB than at 64 MB
+(see BENCHMARKS.md, "Memory of a whole run"). A statement that needs more is tried again with
+more (`with_memory_to_grow`)."""
 LARGEST_MEMORY_LIMIT_MB = 1024
 """How far `with_memory_to_grow` raises the cap before it lets DuckDB's error through."""
 
@@ -98,3 +101,18 @@ def with_memory_to_grow(con: duckdb.DuckDBPyConnection, action: Callable[[], T],
     finally:
         if limit != MEMORY_LIMIT_MB:
             con.execute(f"SET memory_limit = '{MEMORY_LIMIT_MB}MB'")
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, rows: pyarrow.Table) -> Iterator[None]:
+    """`rows` readable as the view `name` for the statements run inside the block. An error in the
+    block goes on as it is: an aborted transaction refuses the unregister, and its rollback drops
+    the view anyway."""
+    con.register(name, rows)
+    try:
+        yield
+    except BaseException:
+        with suppress(duckdb.Error):
+            con.unregister(name)
+        raise
+    con.unregister(name)

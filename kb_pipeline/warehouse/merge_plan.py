@@ -28,8 +28,9 @@ import pyarrow.compute
 from kb_pipeline.warehouse import merge_sql
 from kb_pipeline.warehouse.arrow_types import ARROW_TYPES, PAGE_COLUMN
 from kb_pipeline.warehouse.batches import build
+from kb_pipeline.warehouse.connection import registered
 from kb_pipeline.warehouse.loads import Load
-from kb_pipeline.warehouse.merge_sql import FIRST_SEEN, INCOMING, SEEN, registered
+from kb_pipeline.warehouse.merge_sql import FIRST_SEEN, INCOMING, SEEN
 from kb_pipeline.warehouse.stats import TableStats, per_page
 from kb_pipeline.warehouse.tables import TABLES, Table
 from kb_pipeline.warehouse.times import in_utc

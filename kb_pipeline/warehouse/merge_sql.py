@@ -27,8 +27,6 @@ the merge, and the `<table>_unique_key` checks verify it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -39,6 +37,7 @@ import pyarrow.compute
 
 from kb_pipeline.pages import ScanEnd
 from kb_pipeline.warehouse.arrow_types import PAGE_COLUMN
+from kb_pipeline.warehouse.connection import registered
 from kb_pipeline.warehouse.stats import TableStats, per_page
 from kb_pipeline.warehouse.tables import TABLES, Table
 
@@ -79,16 +78,6 @@ STATUS_HISTORIES = (
 def lookup_column(table: Table) -> str:
     """The key column that restricts a load's lookups first (the most selective one)."""
     return (table.parent_key or table.key)[-1]
-
-
-@contextmanager
-def registered(con: duckdb.DuckDBPyConnection, name: str, rows: pyarrow.Table) -> Iterator[None]:
-    """`rows` readable as the view `name` for the statements run inside the block."""
-    con.register(name, rows)
-    try:
-        yield
-    finally:
-        con.unregister(name)
 
 
 def _q(name: str) -> str:

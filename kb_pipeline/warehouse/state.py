@@ -16,6 +16,7 @@ import pyarrow
 from kb_pipeline.normalize import redact_credentials
 from kb_pipeline.pages import Page, Record
 from kb_pipeline.warehouse.batches import Batch
+from kb_pipeline.warehouse.connection import registered
 from kb_pipeline.warehouse.times import in_utc
 
 STATE_TABLES = ("_kb.stream_state", "_kb.quarantine", "_kb.pages")
@@ -83,11 +84,8 @@ def _insert(
     if not entries:
         return
     columns = ", ".join(f'"{name}"::JSON' if name in json_columns else f'"{name}"' for name in schema.names)
-    con.register("_bookkeeping", pyarrow.Table.from_pylist(entries, schema=schema))
-    try:
+    with registered(con, "_bookkeeping", pyarrow.Table.from_pylist(entries, schema=schema)):
         con.execute(f"INSERT INTO {target} SELECT {columns} FROM _bookkeeping {conflict}").fetchall()
-    finally:
-        con.unregister("_bookkeeping")
 
 
 def get_cursors(con: duckdb.DuckDBPyConnection, stream: str) -> dict[str, dict[str, Any]]:

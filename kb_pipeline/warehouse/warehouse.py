@@ -158,9 +158,15 @@ class Warehouse:
         and each (stream, partition) keeps the cursor of its last page that has one. Pages may
         come from any streams and partitions. Every page lands raw first and gets its own page
         log entry and figures (see `TableStats` for how they split between pages). If anything
-        fails, nothing of the load is committed and all its raw files are removed.
+        fails, nothing of the load is committed and all its raw files are removed; so a load that
+        runs out of DuckDB's memory is tried again with more (`with_memory_to_grow`).
         """
         self._require_writer()
+        return with_memory_to_grow(
+            self._con, lambda: self._load_pages(items, land_raw), f"a load of {len(items)} pages"
+        )
+
+    def _load_pages(self, items: Sequence[NormalizedPage], land_raw: bool) -> list[LoadStats]:
         load = prepare_load(items)
         if not load.pages:
             return []

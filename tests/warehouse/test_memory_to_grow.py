@@ -1,5 +1,6 @@
 """A statement that needs more memory than DuckDB's cap is given more, and the cap comes back:
-a report or a query over a view with many joins must not fail for lack of a cap the project set."""
+a report, a query over a view with many joins, a large load or the marts' creation must not fail
+for lack of a cap the project set."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from kb_pipeline.marts import MARTS, create_marts
+from kb_pipeline.pages import NormalizedPage
 from kb_pipeline.warehouse import Warehouse, connection
 from kb_pipeline.warehouse.connection import with_memory_to_grow
+from tests.warehouse.builders import document, page
 
 HUNGRY = (
     "SELECT count(*) AS groups FROM (SELECT i % 100000 AS g, count(*) FROM range(1000000) t(i) GROUP BY g)"
@@ -60,3 +64,46 @@ def test_a_warehouse_query_gets_the_memory_it_needs(small_cap: int, tmp_path: Pa
     with Warehouse(tmp_path / "data") as warehouse:
         assert warehouse.query(HUNGRY).column("groups").to_pylist() == [100_000]
         assert _limit_mb(warehouse.connection) < small_cap + 1
+
+
+def test_a_load_that_runs_out_is_loaded_whole_with_more(small_cap: int, tmp_path: Path, caplog) -> None:
+    documents = [document(f"doc-{n}", raw={"id": n, "text": "x" * 400}) for n in range(5_000)]
+    with Warehouse(tmp_path / "data") as warehouse:
+        with caplog.at_level(logging.WARNING):
+            (stats,) = warehouse.load_pages(
+                [NormalizedPage(page(records=documents, cursor={"marker": "m2"}), {"documents": documents})]
+            )
+        assert "a load of 1 pages needs more memory than DuckDB had" in caplog.text
+        assert stats.tables["documents"].inserted == 5_000
+        assert warehouse.query("SELECT count(*) AS n FROM documents").column("n").to_pylist() == [5_000]
+        assert warehouse.get_cursors("qianfan.documents") == {"kb-1": {"marker": "m2"}}
+        assert len(list(warehouse.iter_raw_pages())) == 1  # the failed attempt left no raw page
+        assert _limit_mb(warehouse.connection) < small_cap + 1
+
+
+class _RunsOutOnce:
+    """A connection whose first mart statement runs out of memory, as on a full buffer pool."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con, self.ran_out = con, False
+
+    def execute(self, sql: str, *args: object) -> duckdb.DuckDBPyConnection:
+        if "CREATE OR REPLACE VIEW" in sql and not self.ran_out:
+            self.ran_out = True
+            raise duckdb.OutOfMemoryException("failed to allocate data of size 32.0 KiB")
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.con, name)
+
+
+def test_marts_that_run_out_are_created_with_more(tmp_path: Path) -> None:
+    with Warehouse(tmp_path / "data") as warehouse:
+        con = _RunsOutOnce(warehouse.connection)
+        with pytest.raises(duckdb.OutOfMemoryException):  # as it is, not as the mart's own fault
+            create_marts(con)  # type: ignore[arg-type]
+        con.ran_out = False
+        created = with_memory_to_grow(con, lambda: create_marts(con), "creating the marts")  # type: ignore[arg-type]
+        assert created == [mart.name for mart in MARTS]
+        views = warehouse.query("SELECT view_name FROM duckdb_views() WHERE NOT internal")
+        assert set(views.column("view_name").to_pylist()) == set(created)
