@@ -10,6 +10,7 @@ fixed costs of a transaction and of each merge statement once instead of once pe
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
@@ -57,6 +58,9 @@ class Warehouse:
     ) -> None:
         self.data_dir = Path(data_dir)
         self.read_only = read_only
+        self._taking_turns = threading.Lock()
+        """Held by a load and by each query of a `reading_cursor`: they share DuckDB's memory cap,
+        which two at once would split (and `with_memory_to_grow` would raise for both)."""
         if not read_only:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         self._con = connect(
@@ -162,9 +166,10 @@ class Warehouse:
         runs out of DuckDB's memory is tried again with more (`with_memory_to_grow`).
         """
         self._require_writer()
-        return with_memory_to_grow(
-            self._con, lambda: self._load_pages(items, land_raw), f"a load of {len(items)} pages"
-        )
+        with self._taking_turns:
+            return with_memory_to_grow(
+                self._con, lambda: self._load_pages(items, land_raw), f"a load of {len(items)} pages"
+            )
 
     def _load_pages(self, items: Sequence[NormalizedPage], land_raw: bool) -> list[LoadStats]:
         load = prepare_load(items)
@@ -300,11 +305,17 @@ class Warehouse:
         """`query` on a cursor of its own, for a thread reading while another one loads.
 
         A DuckDB connection serves one thread at a time; a cursor is a second connection to the
-        same database, reading what has been committed.
+        same database, reading what has been committed. Its queries and the loads take turns, so
+        each has the whole of DuckDB's memory cap.
         """
         cursor = self._con.cursor()
+
+        def query(sql: str, params: list[Any] | dict[str, Any] | None = None) -> pyarrow.Table:
+            with self._taking_turns:
+                return _arrow(cursor, sql, params)
+
         try:
-            yield lambda sql, params=None: _arrow(cursor, sql, params)
+            yield query
         finally:
             cursor.close()
 

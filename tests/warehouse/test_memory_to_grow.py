@@ -5,6 +5,7 @@ for lack of a cap the project set."""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import duckdb
@@ -107,3 +108,24 @@ def test_marts_that_run_out_are_created_with_more(tmp_path: Path) -> None:
         assert created == [mart.name for mart in MARTS]
         views = warehouse.query("SELECT view_name FROM duckdb_views() WHERE NOT internal")
         assert set(views.column("view_name").to_pylist()) == set(created)
+
+
+def test_a_reading_query_waits_for_the_load_in_progress(tmp_path: Path, monkeypatch) -> None:
+    """A check's query and a load never run at once: they share the cap, and either would push the
+    other onto a larger one."""
+    documents = [document("doc-1")]
+    finished: list[str] = []
+    with Warehouse(tmp_path / "data") as warehouse, warehouse.reading_cursor() as query:
+        reader = threading.Thread(target=lambda: (query("SELECT 1"), finished.append("query")))
+        load_pages = warehouse._load_pages
+
+        def slow_load(*args: object) -> object:
+            reader.start()
+            reader.join(0.5)  # the query may start now, but does not
+            finished.append("load")
+            return load_pages(*args)
+
+        monkeypatch.setattr(warehouse, "_load_pages", slow_load)
+        warehouse.load_pages([NormalizedPage(page(records=documents), {"documents": documents})])
+        reader.join()
+    assert finished == ["load", "query"]
