@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from kb_pipeline.report import build_report
+from kb_pipeline.warehouse.connection import with_memory_to_grow
 
 TENANT = """
 INSERT INTO knowledge_bases (source, kb_id, name, scope_type, scope_id, file_count, size_bytes, created_at)
@@ -49,7 +50,7 @@ FROM range($documents // 100) AS t(i);
 def _peak_building_report(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     tracemalloc.start()
     try:
-        build_report(con, path)
+        with_memory_to_grow(con, lambda: build_report(con, path), "the report")  # as the asset does
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
