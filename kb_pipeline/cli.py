@@ -85,8 +85,7 @@ def _stoppable(work: Callable[[], None]) -> None:
             if stopping.requested() is None:  # a failure of its own, not one the stop caused
                 raise
         if (signum := stopping.requested()) is not None:
-            stopping.farewell()
-            raise typer.Exit(code=stopping.exit_code(signum))
+            stopping.leave(signum)
 
 
 def _run_pipeline(config_file: Path, ctx: typer.Context, **options: Any) -> None:

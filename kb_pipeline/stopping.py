@@ -7,22 +7,29 @@ handlers alone. The first signal asks the work to stop: each part says how with 
 extraction cancels its tasks and drops the pages not yet committed, a warehouse connection
 interrupts its statement), and a deadline is armed after which the process exits anyway. A second
 signal exits at once. Exit codes are 128 + the signal number: 130 for SIGINT, 143 for SIGTERM.
+
+A stopped process leaves with `leave`, never through Python's own exit: that waits for every
+thread, and late in it Python gives SIGINT back its default action, so a second Ctrl-C there
+would kill the process (exit -2, not 130).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 SIGNALS = {signal.SIGINT, signal.SIGTERM}
 GRACE_S = 2.5
 """How long the work may take to stop cleanly before the process exits regardless."""
 POLL_S = 0.2
+LAST_LINE_S = 0.5
+"""How long a second way out (a second signal, the deadline) waits for the first to say its line."""
 T = TypeVar("T")
 
 
@@ -40,14 +47,16 @@ def exit_code(signum: int) -> int:
 
 
 class _StopRequest:
-    """The process-wide request: which signal asked, and whom to tell."""
+    """The process-wide request: which signal asked, whom to tell, and what to settle before leaving."""
 
     def __init__(self, announce: Callable[[int], None] | None = None) -> None:
         self.lock = threading.Lock()
         self.signum: int | None = None
         self.callbacks: list[Callable[[], object]] = []
+        self.before_leaving: list[Callable[[], object]] = []
         self.announce = announce
-        self.said = False
+        self.leaver: threading.Thread | None = None
+        self.said = threading.Event()
 
     def request(self, signum: int) -> None:
         with self.lock:
@@ -64,15 +73,6 @@ _request = _StopRequest()
 def requested() -> int | None:
     """The signal that asked this process to stop, or None."""
     return _request.signum
-
-
-def farewell() -> None:
-    """Say, once, that the process stops because of a signal (with `stop_on_signals`'s `announce`)."""
-    with _request.lock:
-        say = not _request.said and _request.signum is not None and _request.announce is not None
-        _request.said = True
-    if say:
-        _request.announce(_request.signum)
 
 
 def check() -> None:
@@ -96,21 +96,59 @@ def on_stop(callback: Callable[[], object]) -> Iterator[None]:
 
 
 @contextmanager
+def before_leaving(callback: Callable[[], object]) -> Iterator[None]:
+    """Call `callback` before the process leaves while inside (an output still being copied
+    somewhere must reach its destination first)."""
+    with _request.lock:
+        _request.before_leaving.append(callback)
+    try:
+        yield
+    finally:
+        with _request.lock:
+            _request.before_leaving.remove(callback)
+
+
+def leave(signum: int) -> NoReturn:
+    """End the process at once, as stopped by `signum`: what must be settled first, then the one
+    line that says so, then the exit code, skipping Python's own exit (see the module's docstring).
+
+    Only the first caller says it; another (the deadline's thread, a second signal) waits a moment
+    for that line, so that exiting does not cut it off.
+    """
+    with _request.lock:
+        first = _request.leaver is None
+        _request.leaver = _request.leaver or threading.current_thread()
+        settle = list(reversed(_request.before_leaving))  # the innermost first: one may undo another
+    if not first:
+        _request.said.wait(LAST_LINE_S)
+        os._exit(exit_code(signum))
+    for callback in settle:
+        with suppress(Exception):
+            callback()
+    if _request.announce is not None:
+        with suppress(Exception):
+            _request.announce(signum)
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):
+            stream.flush()
+    _request.said.set()
+    os._exit(exit_code(signum))
+
+
+@contextmanager
 def stop_on_signals(announce: Callable[[int], None]) -> Iterator[None]:
     """Turn SIGINT and SIGTERM into stop requests while inside (from the main thread).
 
-    `announce(signum)` says that the run stopped, once: the caller has it said with `farewell()`
-    after a clean stop; otherwise it is said just before the process exits on its own (the
-    deadline passed, or a second signal came).
+    `announce(signum)` says that the run stopped, once, when the process leaves: after a clean
+    stop the caller calls `leave`; otherwise the process leaves on its own (the deadline passed, or
+    a second signal came).
     """
     global _request
     _request = _StopRequest(announce)
 
-    def leave(signum: int) -> None:
-        farewell()
-        os._exit(exit_code(signum))
-
     def handle(signum: int, frame: FrameType | None) -> None:
+        if _request.leaver is threading.current_thread():
+            return  # this thread is leaving already, and was interrupted mid-sentence: let it finish
         if _request.signum is not None:
             leave(signum)
         deadline = threading.Timer(GRACE_S, leave, (signum,))
