@@ -16,6 +16,7 @@ import dagster as dg
 import yaml
 from dagster._core.instance.ref import InstanceRef
 
+from kb_pipeline.compute_logs import ThreadedComputeLogManager
 from kb_pipeline.event_log_storage import PooledSqliteEventLogStorage
 
 CODE_LOCATION = "kb_pipeline"
@@ -50,22 +51,26 @@ def use_shared_instance() -> Path:
 STORAGE_KEYS = ("storage", "run_storage", "event_log_storage", "schedule_storage")
 
 
+def _override(component: type, config: dict[str, str]) -> dict[str, object]:
+    return {"module": component.__module__, "class": component.__name__, "config": config}
+
+
 def open_instance(home: Path) -> dg.DagsterInstance:
-    """The instance at `home`, as `DagsterInstance.get()` opens it, except that where its dagster.yaml
-    leaves storage to Dagster's default SQLite, events are stored through
-    `PooledSqliteEventLogStorage` (same files, one engine per database instead of one per event)."""
+    """The instance at `home`, as `DagsterInstance.get()` opens it, except for what its dagster.yaml
+    leaves to Dagster's defaults: events are stored through `PooledSqliteEventLogStorage` (same
+    files, one engine per database instead of one per event), and the run's stdout and stderr are
+    captured by `ThreadedComputeLogManager` (same files, no `tail` processes)."""
     config_file = home / "dagster.yaml"
     config = (yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.exists() else None) or {}
-    if any(key in config for key in STORAGE_KEYS):
-        return dg.DagsterInstance.from_config(str(home))
-    pooled = {
-        "module": PooledSqliteEventLogStorage.__module__,
-        "class": PooledSqliteEventLogStorage.__name__,
-        "config": {"base_dir": str(home / "history" / "runs")},  # where Dagster's default keeps them
-    }
-    return dg.DagsterInstance.from_ref(
-        InstanceRef.from_dir(str(home), overrides={"event_log_storage": pooled})
-    )
+    overrides = {}
+    if not any(key in config for key in STORAGE_KEYS):
+        # where Dagster's default keeps them
+        overrides["event_log_storage"] = _override(
+            PooledSqliteEventLogStorage, {"base_dir": str(home / "history" / "runs")}
+        )
+    if "compute_logs" not in config:
+        overrides["compute_logs"] = _override(ThreadedComputeLogManager, {"base_dir": str(home / "storage")})
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=overrides))
 
 
 def write_workspace(directory: Path) -> Path:
