@@ -13,12 +13,9 @@ from kb_pipeline.instance import PROJECT_HOME
 from kb_pipeline.sandbox import SandboxServer
 
 
-@pytest.fixture(scope="session", autouse=True)
-def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A Dagster instance of the test session's own, configured like the project's (its pools and
-    limits), so `kb-pipeline demo|run` in the tests record their runs there and never in the
-    project's `dagster_home/`. Set as DAGSTER_HOME, so subprocesses use it too."""
-    home = tmp_path_factory.mktemp("dagster_home")
+def new_dagster_home(home: Path) -> Path:
+    """A new Dagster instance at `home`, configured like the project's (its pools and limits)."""
+    home.mkdir(parents=True, exist_ok=True)
     shutil.copy(PROJECT_HOME / "dagster.yaml", home / "dagster.yaml")
     # create its SQLite storages now: processes that start together on a new instance would each
     # create (and stamp) them at once
@@ -26,6 +23,15 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         instance.get_runs(limit=1)
         instance.event_log_storage.get_concurrency_info("kb_warehouse")
         instance.schedule_storage.all_instigator_state()
+    return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An instance of the test session's own, so `kb-pipeline demo|run` in the tests record their
+    runs there and never in the project's `dagster_home/`. Set as DAGSTER_HOME, so subprocesses use
+    it too."""
+    home = new_dagster_home(tmp_path_factory.mktemp("dagster_home"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DAGSTER_HOME", str(home))
         yield home

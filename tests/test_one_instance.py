@@ -19,14 +19,18 @@ from kb_pipeline.defs.streams import STREAMS
 from kb_pipeline.demo import export_sandbox_environment, write_sandbox_config
 from kb_pipeline.instance import CODE_LOCATION, PROJECT_HOME, dagster_home, write_workspace
 from kb_pipeline.sandbox import SandboxServer
+from tests.conftest import new_dagster_home
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
 def test_kb_pipeline_run_records_materializations_and_checks_in_the_shared_instance(
-    sandbox: SandboxServer, tmp_path: Path
+    sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # an instance of its own: the session's has seen other tenants' documents, which this run's
+    # smaller one would fail the no-sharp-drop checks against
+    monkeypatch.setenv("DAGSTER_HOME", str(new_dagster_home(tmp_path / "dagster_home")))
     export_sandbox_environment()
     config = write_sandbox_config(sandbox.url, sandbox.dataset, tmp_path / "data")
     lingma = [key for key, (source, _) in STREAMS.items() if source.name == "lingma"]
@@ -40,7 +44,7 @@ def test_kb_pipeline_run_records_materializations_and_checks_in_the_shared_insta
 
     assert result.returncode == 0, result.stdout + result.stderr
     checks = [check for check in defs.resolve_asset_graph().asset_check_keys if check.asset_key in lingma]
-    with dg.DagsterInstance.get() as instance:  # DAGSTER_HOME: the session's instance (tests/conftest.py)
+    with dg.DagsterInstance.get() as instance:  # DAGSTER_HOME
         for key in lingma:
             event = instance.get_latest_materialization_event(key)
             assert event is not None, key
@@ -48,7 +52,8 @@ def test_kb_pipeline_run_records_materializations_and_checks_in_the_shared_insta
             assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
         latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(checks)
     assert checks and set(latest) == set(checks)
-    assert {record.status.value for record in latest.values()} == {"SUCCEEDED"}
+    outcomes = {key.to_user_string(): (record.status.value, record.run_id) for key, record in latest.items()}
+    assert {status for status, _ in outcomes.values()} == {"SUCCEEDED"}, outcomes
 
 
 def test_without_dagster_home_the_project_instance_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
