@@ -27,11 +27,12 @@ from kb_pipeline.warehouse.connection import with_memory_to_grow
 from kb_pipeline.warehouse.tables import BOOKKEEPING, TABLES
 
 ROW_GROUP_ROWS = 16_384
-ROW_GROUP_BYTES = "4MB"
+ROW_GROUP_BYTES = "2MB"
 """Most rows, and most bytes, per Parquet row group: COPY holds a row group per thread in memory
 before writing it, so DuckDB's default (122,880 rows, with `raw` JSON over 100 MB) would make the
 export's memory grow with the table's row width rather than stay within DuckDB's memory limit.
-DuckDB applies the byte bound only when the copy need not keep the rows' order (see `_unordered`)."""
+DuckDB applies the byte bound only when the copy need not keep the rows' order (see `_unordered`).
+At 4 MB the 400,000 documents did not fit in the 32 MB limit (BENCHMARKS.md, "Memory of a whole run")."""
 
 
 def feed_names(con: duckdb.DuckDBPyConnection) -> list[str]:
