@@ -62,9 +62,14 @@ class _StopRequest:
         with self.lock:
             self.signum = signum
             callbacks = list(self.callbacks)
-        for callback in callbacks:
-            with suppress(Exception):  # one part failing to stop must not keep the others going
-                callback()
+        _call_each(callbacks)
+
+
+def _call_each(callbacks: list[Callable[[], object]]) -> None:
+    """Call each in turn: one part failing to stop or settle must not keep the others from it."""
+    for callback in callbacks:
+        with suppress(Exception):
+            callback()
 
 
 _request = _StopRequest()
@@ -122,9 +127,7 @@ def leave(signum: int) -> NoReturn:
     if not first:
         _request.said.wait(LAST_LINE_S)
         os._exit(exit_code(signum))
-    for callback in settle:
-        with suppress(Exception):
-            callback()
+    _call_each(settle)
     if _request.announce is not None:
         with suppress(Exception):
             _request.announce(signum)

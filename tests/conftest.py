@@ -37,6 +37,15 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield home
 
 
+@pytest.fixture
+def own_dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A Dagster instance of the test's own, set as DAGSTER_HOME: for a test whose checks compare
+    with earlier runs, which the session's instance has of other tenants."""
+    home = new_dagster_home(tmp_path / "dagster_home")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxServer]:
     """One running sandbox for the session: seed 1, scale 0.1 (about 100 Qianfan documents, 10 PAI

@@ -19,18 +19,16 @@ from kb_pipeline.defs.streams import STREAMS
 from kb_pipeline.demo import export_sandbox_environment, write_sandbox_config
 from kb_pipeline.instance import CODE_LOCATION, PROJECT_HOME, dagster_home, write_workspace
 from kb_pipeline.sandbox import SandboxServer
-from tests.conftest import new_dagster_home
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
 def test_kb_pipeline_run_records_materializations_and_checks_in_the_shared_instance(
-    sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: SandboxServer, tmp_path: Path, own_dagster_home: Path
 ) -> None:
     # an instance of its own: the session's has seen other tenants' documents, which this run's
     # smaller one would fail the no-sharp-drop checks against
-    monkeypatch.setenv("DAGSTER_HOME", str(new_dagster_home(tmp_path / "dagster_home")))
     export_sandbox_environment()
     config = write_sandbox_config(sandbox.url, sandbox.dataset, tmp_path / "data")
     lingma = [key for key, (source, _) in STREAMS.items() if source.name == "lingma"]
