@@ -44,11 +44,13 @@ StreamDone = Callable[["StreamReport"], None]
 
 PAGES_AHEAD = 16
 """Pages a partition may fetch before the oldest of them is committed."""
-WINDOW_PAGES = 64
+WINDOW_PAGES = 32
 WINDOW_BYTES = 8 * 2**20
 """Pages fetched and not yet committed, over every stream and partition: at most this many, of at
-most this many bytes of records (as JSON), so memory is bounded by the window, not the tenant."""
-BATCH_PAGES = 64
+most this many bytes of records (as JSON), so memory is bounded by the window, not the tenant.
+32 pages held 7 to 10 MiB less than 64 at no cost in time; 16 cost a fifth more time (BENCHMARKS.md,
+"Memory of a whole run")."""
+BATCH_PAGES = 32
 BATCH_BYTES = 2 * 2**20
 """Most pages, and most bytes of records, the writer commits in one transaction."""
 
