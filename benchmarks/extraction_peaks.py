@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,9 +32,9 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from extract_streams import SEED, UNLIMITED_QPS, start_sandbox
+from extract_streams import start_sandbox
+from run_memory import MIB, apart, hiwater, write_config
 
-MIB = 2**20
 SAMPLE_S = 0.005
 
 
@@ -96,7 +95,7 @@ class Sample:
 def _status() -> dict[str, float]:
     with open("/proc/self/status") as status:
         fields = dict(line.split(":", 1) for line in status)
-    return {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "RssFile", "VmHWM")}
+    return {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "RssFile")}
 
 
 def _writer_frames() -> str:
@@ -151,18 +150,6 @@ class Sampler(threading.Thread):
             time.sleep(SAMPLE_S)
 
 
-def build_config(scale: float, url: str, data_dir: Path) -> Path:
-    """The sandbox's configuration, written by a child process (the dataset is large)."""
-    code = (
-        "import sys, pathlib; from kb_pipeline.demo import write_sandbox_config; from kb_pipeline.sandbox import Dataset;"
-        f"print(write_sandbox_config({url!r}, Dataset.generate({SEED}, {scale}), pathlib.Path(sys.argv[1]), qps={UNLIMITED_QPS}))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(data_dir)], check=True, capture_output=True, text=True
-    )
-    return Path(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -175,7 +162,8 @@ def main() -> None:
 
     server, url = start_sandbox(args.scale, qps=False)
     try:
-        config_file = build_config(args.scale, url, Path(tempfile.mkdtemp(prefix="kb-peaks-")))
+        # built in a short-lived interpreter: the dataset behind it is large
+        config_file, _ = apart(write_config, url, args.scale, Path(tempfile.mkdtemp(prefix="kb-peaks-")))
         from kb_pipeline.config import load_config
         from kb_pipeline.demo import export_sandbox_environment
         from kb_pipeline.extract import extract
@@ -202,7 +190,7 @@ def main() -> None:
     assert peak is not None
     records = sum(stream.records for stream in report.streams)
     print(f"scale {args.scale:g}: {records:,} records in {wall:.1f} s; highest RSS sampled {peak.rss:.0f} MiB "
-          f"at {peak.at_s:.1f} s, the kernel's peak (VmHWM) {_status()['VmHWM']:.0f} MiB")  # fmt: skip
+          f"at {peak.at_s:.1f} s, the kernel's peak (VmHWM) {hiwater('self') / MIB:.0f} MiB")  # fmt: skip
     rest = peak.anon - peak.glibc_used - peak.glibc_free - peak.duck_resident
     print(f"  at the peak: file-backed {peak.file:.0f}, anonymous {peak.anon:.0f} = glibc's heap {peak.glibc_used:.0f} "
           f"in use + {peak.glibc_free:.0f} free, DuckDB's allocator {peak.duck_resident:.0f} resident "
