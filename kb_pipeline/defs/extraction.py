@@ -169,12 +169,14 @@ def _extract(
             full_refresh=full_refresh,
             progress=page_progress,
         )
-        with warehouse.reading_cursor() as query, closing(extraction):
+        with closing(extraction):
             for report in extraction:
                 reports.append(report)
                 _log_outcome(context, report)
                 if report.ok:
-                    yield from _stream_results(context, query, stream_key(report.stream), report)
+                    yield from _stream_results(
+                        context, warehouse.query_while_loading, stream_key(report.stream), report
+                    )
     except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError) as stop:
         # stopped by a signal or from the UI: the last committed page stands; Dagster marks the
         # run canceled (so no automatic retry starts it again) and the next run resumes

@@ -56,7 +56,7 @@ class WarehouseResource(dg.ConfigurableResource):
         request (`kb_pipeline.stopping`) interrupts the statement under way."""
         with (
             Warehouse(self.data_dir, lock_timeout_s=self.lock_timeout_s) as warehouse,
-            stopping.on_stop(warehouse.connection.interrupt),
+            stopping.on_stop(warehouse.interrupt),
         ):
             yield warehouse
 

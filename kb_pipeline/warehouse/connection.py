@@ -1,8 +1,9 @@
 """The DuckDB connection: opening the file under its single-writer rule, within a memory cap.
 
-DuckDB lets one process write a file (and no other process read it meanwhile). A run that finds
-the file locked waits, polling, up to a timeout, then fails with `WarehouseBusyError` naming the
-file and the process holding it, instead of DuckDB's bare lock error. DuckDB works within
+DuckDB lets one process write a file (and no other process read it meanwhile); a writer also
+holds ``warehouse.lock`` for its whole life (`WriterLock`). A run that finds either lock held
+waits, polling, up to a timeout, then fails with `WarehouseBusyError` naming the file and the
+process holding it, instead of DuckDB's bare lock error. DuckDB works within
 `MEMORY_LIMIT_MB`, and a statement that needs more is given more (`with_memory_to_grow`).
 """
 
@@ -20,6 +21,7 @@ import duckdb
 import pyarrow
 
 from kb_pipeline.warehouse.errors import WarehouseBusyError, WarehouseNotFoundError
+from kb_pipeline.warehouse.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 _HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
@@ -44,13 +46,82 @@ T = TypeVar("T")
 pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
 
-def connect(
-    path: Path, *, read_only: bool, lock_timeout_s: float, poll_interval_s: float
-) -> duckdb.DuckDBPyConnection:
-    """A connection to `path` with times in UTC, waiting for another process's lock to go."""
-    if read_only and not path.exists():
-        raise WarehouseNotFoundError(f"no warehouse at {path}: run an extraction first (it creates the file)")
-    deadline, waiting = time.monotonic() + lock_timeout_s, False
+class Database:
+    """The DuckDB file of a warehouse, open for writing or read-only, and the writer's lock.
+
+    A writer holds ``warehouse.lock`` (`WriterLock`) from before DuckDB opens until `close`, so
+    that `renew` can close and reopen DuckDB without another process getting in between. A
+    reader takes that lock only while DuckDB opens.
+    """
+
+    def __init__(self, path: Path, *, read_only: bool, lock_timeout_s: float, poll_interval_s: float) -> None:
+        if read_only and not path.exists():
+            raise WarehouseNotFoundError(
+                f"no warehouse at {path}: run an extraction first (it creates the file)"
+            )
+        self.path = path
+        self.read_only = read_only
+        self._lock_timeout_s = lock_timeout_s
+        self._poll_interval_s = poll_interval_s
+        self._lock = WriterLock(path.with_suffix(".lock"), shared=read_only)
+        waiting = _Waiting(path, lock_timeout_s, poll_interval_s)
+        while not self._lock.try_hold():
+            waiting.or_give_up(self._lock.holder())
+        try:
+            self.connection = _connect(path, read_only, waiting)
+        except BaseException:
+            self._lock.release()
+            raise
+        if read_only:
+            self._lock.release()
+
+    def renew(self) -> None:
+        """Close DuckDB and open it again, giving back what it keeps until the database closes."""
+        self.connection.close()
+        self.connection = _connect(
+            self.path, self.read_only, _Waiting(self.path, self._lock_timeout_s, self._poll_interval_s)
+        )
+
+    def interrupt(self) -> None:
+        """Interrupt the statement under way, if any (from any thread)."""
+        with suppress(duckdb.ConnectionException):  # closed: nothing runs
+            self.connection.interrupt()
+
+    def close(self) -> None:
+        try:
+            self.connection.close()
+        finally:
+            self._lock.release()
+
+
+class _Waiting:
+    """Polling for a lock another process holds: says once that it waits, gives up at the timeout."""
+
+    def __init__(self, path: Path, lock_timeout_s: float, poll_interval_s: float) -> None:
+        self.path = path
+        self.lock_timeout_s = lock_timeout_s
+        self.poll_interval_s = poll_interval_s
+        self.deadline = time.monotonic() + lock_timeout_s
+        self.said = False
+
+    def or_give_up(self, holder: str | None, error: BaseException | None = None) -> None:
+        """Sleep one poll interval, or raise `WarehouseBusyError` (from `error`) past the timeout."""
+        if time.monotonic() >= self.deadline:
+            raise WarehouseBusyError(self.path, self.lock_timeout_s, holder) from error
+        if not self.said:
+            self.said = True
+            log.warning(
+                "waiting up to %g s for the write lock on %s, held by %s",
+                self.lock_timeout_s,
+                self.path,
+                holder or "another process",
+            )
+        time.sleep(self.poll_interval_s)
+
+
+def _connect(path: Path, read_only: bool, waiting: _Waiting) -> duckdb.DuckDBPyConnection:
+    """A connection to `path` with times in UTC, waiting for DuckDB's lock (held by a process that
+    is not a kb-pipeline writer: a reader, the DuckDB shell) to go."""
     while True:
         try:
             con = duckdb.connect(
@@ -61,18 +132,7 @@ def connect(
             if "lock" not in message.lower():
                 raise
             match = _HOLDER.search(message)
-            holder = f"PID {match['pid']}, {match['program']}" if match else None
-            if time.monotonic() >= deadline:
-                raise WarehouseBusyError(path, lock_timeout_s, holder) from error
-            if not waiting:
-                waiting = True
-                log.warning(
-                    "waiting up to %g s for the write lock on %s, held by %s",
-                    lock_timeout_s,
-                    path,
-                    holder or "another process",
-                )
-            time.sleep(poll_interval_s)
+            waiting.or_give_up(f"PID {match['pid']}, {match['program']}" if match else None, error)
             continue
         con.execute("SET TimeZone = 'UTC'")
         return con

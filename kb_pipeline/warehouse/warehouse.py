@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
@@ -23,7 +23,7 @@ import pyarrow
 
 from kb_pipeline.pages import NormalizedPage, Page, TableRows
 from kb_pipeline.warehouse import state
-from kb_pipeline.warehouse.connection import connect, with_memory_to_grow
+from kb_pipeline.warehouse.connection import Database, with_memory_to_grow
 from kb_pipeline.warehouse.errors import WarehouseSchemaError
 from kb_pipeline.warehouse.feeds import Feed, export, mark_reloaded
 from kb_pipeline.warehouse.loads import prepare_load
@@ -37,6 +37,11 @@ DATABASE_FILE = "warehouse.duckdb"
 Query = Callable[[str, list[Any]], pyarrow.Table]
 """SQL and its parameters -> the result, as `Warehouse.query` answers on the caller's connection."""
 REBUILD_PAGES_PER_LOAD = 50
+RENEW_EVERY_LOADS = 50
+"""The writer closes and reopens DuckDB after this many loads. DuckDB (2.0) keeps a few KB of its
+heap for every join statement it has run until the database closes, and a load runs several
+joins, so at 400,000 documents the extraction's memory grew by some 45 MiB by its end. Reopening
+costs a checkpoint, which the close does anyway (see BENCHMARKS.md)."""
 
 
 class Warehouse:
@@ -59,26 +64,27 @@ class Warehouse:
         self.data_dir = Path(data_dir)
         self.read_only = read_only
         self._taking_turns = threading.Lock()
-        """Held by a load and by each query of a `reading_cursor`: they share DuckDB's memory cap,
+        """Held by a load and by each `query_while_loading`: they share DuckDB's memory cap,
         which two at once would split (and `with_memory_to_grow` would raise for both)."""
         if not read_only:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._con = connect(
+        self._db = Database(
             self.db_path, read_only=read_only, lock_timeout_s=lock_timeout_s, poll_interval_s=poll_interval_s
         )
+        self._loads = 0
         try:
             if read_only:
-                if schema_version(self._con) == 0:
+                if schema_version(self.connection) == 0:
                     raise WarehouseSchemaError(
                         f"{self.db_path} is not a kb-pipeline warehouse (no _kb schema)"
                     )
                 self._seq = 0
             else:
                 self._fold_in_left_wal()
-                migrate(self._con, label=str(self.db_path))
-                self._seq = state.last_page_seq(self._con)
+                migrate(self.connection, label=str(self.db_path))
+                self._seq = state.last_page_seq(self.connection)
         except BaseException:
-            self._con.close()
+            self._db.close()
             raise
 
     def _fold_in_left_wal(self) -> None:
@@ -91,7 +97,7 @@ class Warehouse:
         state to the file, so the WAL only ever holds one session's commits.
         """
         if self.wal_path.exists():
-            self._con.execute("CHECKPOINT").fetchall()
+            self.connection.execute("CHECKPOINT").fetchall()
 
     @classmethod
     def reader(
@@ -119,11 +125,18 @@ class Warehouse:
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
-        """The open DuckDB connection, for work this class does not wrap (creating mart views)."""
-        return self._con
+        """The open DuckDB connection, for work this class does not wrap (creating mart views).
+
+        A load may replace it (`RENEW_EVERY_LOADS`): ask again after loading rather than keep it.
+        """
+        return self._db.connection
+
+    def interrupt(self) -> None:
+        """Interrupt the statement under way on the connection (a stop request, from any thread)."""
+        self._db.interrupt()
 
     def close(self) -> None:
-        self._con.close()
+        self._db.close()
 
     def __enter__(self) -> Self:
         return self
@@ -134,7 +147,7 @@ class Warehouse:
         self.close()
 
     def schema_version(self) -> int:
-        return schema_version(self._con)
+        return schema_version(self.connection)
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -167,9 +180,13 @@ class Warehouse:
         """
         self._require_writer()
         with self._taking_turns:
-            return with_memory_to_grow(
-                self._con, lambda: self._load_pages(items, land_raw), f"a load of {len(items)} pages"
+            stats = with_memory_to_grow(
+                self.connection, lambda: self._load_pages(items, land_raw), f"a load of {len(items)} pages"
             )
+            self._loads += 1
+            if self._loads % RENEW_EVERY_LOADS == 0:
+                self._db.renew()
+            return stats
 
     def _load_pages(self, items: Sequence[NormalizedPage], land_raw: bool) -> list[LoadStats]:
         load = prepare_load(items)
@@ -183,11 +200,11 @@ class Warehouse:
                 seqs.append(seq)
                 raw_paths.append(raw_path)
             with self._transaction():
-                figures = merge_load(self._con, load)
-                state.quarantine(self._con, load.pages, seqs, list(load.batches.values()))
+                figures = merge_load(self.connection, load)
+                state.quarantine(self.connection, load.pages, seqs, list(load.batches.values()))
                 saved = load.stored_cursors()
                 state.set_cursors(
-                    self._con,
+                    self.connection,
                     [(load.pages[i].stream, load.pages[i].partition, load.pages[i].cursor) for i in saved],
                 )
                 stats = [
@@ -204,7 +221,7 @@ class Warehouse:
                     )
                 ]
                 state.log_pages(
-                    self._con,
+                    self.connection,
                     load.pages,
                     seqs,
                     [None if path is None else str(path) for path in raw_paths],
@@ -231,14 +248,14 @@ class Warehouse:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._con.execute("BEGIN TRANSACTION")
+        self.connection.execute("BEGIN TRANSACTION")
         try:
             yield
-            self._con.execute("COMMIT")
+            self.connection.execute("COMMIT")
         except BaseException:
             # a COMMIT that fails (out of memory, say) leaves the transaction aborted: roll it back
             # too, or every later load on this connection fails with "transaction is aborted"
-            self._con.execute("ROLLBACK")
+            self.connection.execute("ROLLBACK")
             raise
 
     def _require_writer(self) -> None:
@@ -269,65 +286,59 @@ class Warehouse:
         self._require_writer()
         with self._transaction():
             for name in (*TABLES, *state.STATE_TABLES):
-                self._con.execute(f"DELETE FROM {name}").fetchall()
+                self.connection.execute(f"DELETE FROM {name}").fetchall()
         totals = LoadTotals()
         pending = iter(pages)
         while chunk := list(islice(pending, pages_per_load)):
             for stats in self.load_pages(chunk, land_raw=land_raw):
                 totals.add(stats)
-        mark_reloaded(self._con)  # the rows are back with the seen times they had
+        mark_reloaded(self.connection)  # the rows are back with the seen times they had
         return totals
 
     # -- state ---------------------------------------------------------------------------------
 
     def get_cursors(self, stream: str) -> dict[str, dict[str, Any]]:
         """The cursors saved for `stream`, by partition (a partition without one is absent)."""
-        return state.get_cursors(self._con, stream)
+        return state.get_cursors(self.connection, stream)
 
     def start_run(self, run_id: str) -> None:
         """Record a run as started (status 'running')."""
         self._require_writer()
-        state.start_run(self._con, run_id)
+        state.start_run(self.connection, run_id)
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any] | None = None) -> None:
         """Record how a started run ended (for instance 'succeeded' or 'failed') and its figures."""
         self._require_writer()
-        state.finish_run(self._con, run_id, status, summary)
+        state.finish_run(self.connection, run_id, status, summary)
 
     # -- reading and feeds ---------------------------------------------------------------------
 
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pyarrow.Table:
         """Run SQL and return its result as an Arrow table (empty for statements without one)."""
-        return _arrow(self._con, sql, params)
+        return _arrow(self.connection, sql, params)
 
-    @contextmanager
-    def reading_cursor(self) -> Iterator[Callable[..., pyarrow.Table]]:
-        """`query` on a cursor of its own, for a thread reading while another one loads.
+    def query_while_loading(
+        self, sql: str, params: list[Any] | dict[str, Any] | None = None
+    ) -> pyarrow.Table:
+        """`query` for a thread reading while another one loads, on a cursor of its own.
 
         A DuckDB connection serves one thread at a time; a cursor is a second connection to the
-        same database, reading what has been committed. Its queries and the loads take turns, so
-        each has the whole of DuckDB's memory cap.
+        same database, reading what has been committed. The query and the loads take turns, so
+        each has the whole of DuckDB's memory cap, and the cursor is closed before a load may
+        renew the connection.
         """
-        cursor = self._con.cursor()
-
-        def query(sql: str, params: list[Any] | dict[str, Any] | None = None) -> pyarrow.Table:
-            with self._taking_turns:
-                return _arrow(cursor, sql, params)
-
-        try:
-            yield query
-        finally:
-            cursor.close()
+        with self._taking_turns, closing(self.connection.cursor()) as cursor:
+            return _arrow(cursor, sql, params)
 
     def table_counts(self) -> dict[str, int]:
         """Rows in each table of the contract, and in `_kb.quarantine`."""
         names = [*TABLES, "_kb.quarantine"]
         union = " UNION ALL ".join(f"SELECT '{name}', count(*) FROM {name}" for name in names)
-        return dict(self._con.execute(union).fetchall())
+        return dict(self.connection.execute(union).fetchall())
 
     def export_feeds(self, names: list[str] | None = None) -> list[Feed]:
         """Bring `feeds/<name>.parquet` up to date for every table and view of `main` (or just `names`)."""
-        return export(self._con, self.feeds_dir, names)
+        return export(self.connection, self.feeds_dir, names)
 
 
 def _arrow(

@@ -30,10 +30,9 @@ def test_each_stream_is_handed_over_when_it_ends_not_with_the_slowest(tmp_path: 
             for report in extract_stream_by_stream(config, warehouse, run_id="r"):
                 assert report.ok, report.errors
                 arrivals[report.stream] = time.time()
-                with warehouse.reading_cursor() as query:  # the stream's rows are committed by now
-                    (count,) = query(
-                        "SELECT count(*) AS n FROM knowledge_bases WHERE source = 'lingma'"
-                    ).column("n")
+                (count,) = warehouse.query_while_loading(  # the stream's rows are committed by now
+                    "SELECT count(*) AS n FROM knowledge_bases WHERE source = 'lingma'"
+                ).column("n")
                 if report.stream == "lingma.knowledge_bases":
                     assert count.as_py() == sum(map(len, server.dataset.lingma_organizations.values()))
         slow_answers = [

@@ -115,8 +115,10 @@ def test_a_reading_query_waits_for_the_load_in_progress(tmp_path: Path, monkeypa
     other onto a larger one."""
     documents = [document("doc-1")]
     finished: list[str] = []
-    with Warehouse(tmp_path / "data") as warehouse, warehouse.reading_cursor() as query:
-        reader = threading.Thread(target=lambda: (query("SELECT 1"), finished.append("query")))
+    with Warehouse(tmp_path / "data") as warehouse:
+        reader = threading.Thread(
+            target=lambda: (warehouse.query_while_loading("SELECT 1"), finished.append("query"))
+        )
         load_pages = warehouse._load_pages
 
         def slow_load(*args: object) -> object:
