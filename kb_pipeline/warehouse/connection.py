@@ -124,8 +124,14 @@ def _connect(path: Path, read_only: bool, waiting: _Waiting) -> duckdb.DuckDBPyC
     is not a kb-pipeline writer: a reader, the DuckDB shell) to go."""
     while True:
         try:
+            # DuckDB's allocator (a jemalloc of its own) keeps freed pages until it reuses them, so
+            # a checkpoint's buffers stayed resident long after; its background threads give them
+            # back as they age: a run at 400,000 documents peaked 8 MiB lower, on average of five
+            # (BENCHMARKS.md, "Reopening DuckDB, and where the peak stands")
             con = duckdb.connect(
-                str(path), read_only=read_only, config={"memory_limit": f"{MEMORY_LIMIT_MB}MB"}
+                str(path),
+                read_only=read_only,
+                config={"memory_limit": f"{MEMORY_LIMIT_MB}MB", "allocator_background_threads": True},
             )
         except duckdb.IOException as error:
             message = str(error)
