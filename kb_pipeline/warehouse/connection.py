@@ -126,8 +126,8 @@ def _connect(path: Path, read_only: bool, waiting: _Waiting) -> duckdb.DuckDBPyC
         try:
             # DuckDB's allocator (a jemalloc of its own) keeps freed pages until it reuses them, so
             # a checkpoint's buffers stayed resident long after; its background threads give them
-            # back as they age: a run at 400,000 documents peaked 8 MiB lower, on average of five
-            # (BENCHMARKS.md, "Reopening DuckDB, and where the peak stands")
+            # back as they age: a run at 400,000 documents peaked about 7 MiB lower on average
+            # (five runs against three; BENCHMARKS.md, "Reopening DuckDB, and where the peak stands")
             con = duckdb.connect(
                 str(path),
                 read_only=read_only,
