@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 class WriterLock:
-    """One attempt at the lock file of a warehouse: `try_hold` until it succeeds, then `release`."""
+    """The lock file of one warehouse, taken in one mode: `try_hold` until it succeeds, then `release`."""
 
     def __init__(self, path: Path, *, shared: bool) -> None:
         self.path = path
