@@ -47,10 +47,11 @@ costs a checkpoint, which the close does anyway (see BENCHMARKS.md)."""
 class Warehouse:
     """The warehouse of one data directory, opened for writing (the default) or read-only.
 
-    Opening for write applies pending migrations and holds DuckDB's file lock until `close`
-    (or the end of a ``with`` block); a second process that opens it waits up to
-    `lock_timeout_s`, polling every `poll_interval_s`, then raises `WarehouseBusyError`. Use one
-    instance from one thread at a time.
+    Opening for write applies pending migrations and holds the writer's lock (``warehouse.lock``,
+    across the reopenings of DuckDB every `RENEW_EVERY_LOADS` loads) until `close` (or the end of
+    a ``with`` block); a second process that opens it waits up to `lock_timeout_s`, polling every
+    `poll_interval_s`, then raises `WarehouseBusyError`. Use one instance from one thread at a
+    time, but for `query_while_loading`.
     """
 
     def __init__(
