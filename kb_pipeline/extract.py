@@ -294,42 +294,48 @@ class Engine:
         # otherwise queue one query per partition behind the writer's commits
         cursors = await self._write(self.warehouse.get_cursors, stream.name)
         report.partitions = len(partitions)
-        gate = asyncio.Semaphore(self.config.concurrency)
         refused = asyncio.Event()
 
         async def one(partition: str) -> None:
-            async with gate:
+            cursor = cursors.get(partition)
+            report.cursors_before[partition] = cursor
+            ctx = StreamContext(
+                source=source.name,
+                stream=stream.name,
+                client=client,
+                settings=settings,
+                cursor=cursor,
+                full_refresh=self.full_refresh,
+                run_id=self.run_id,
+                known=known,
+            )
+            try:
+                await self._drain(stream, ctx, partition, report)
+            except AuthError as error:
+                if not refused.is_set():  # one line for the source, not one per partition
+                    refused.set()
+                    report.errors.append(_refused(error, source, settings))
+            except NotFoundError as error:
+                report.failed_partitions[partition] = (
+                    f"{error}; check this id under sources.{source.name} in the configuration"
+                )
+            except ApiError as error:
+                report.errors.append(str(error))
+            except Exception as error:  # a bug or a warehouse failure: this stream stops, others go on
+                log.info("%s %s failed", stream.name, partition or "", exc_info=True)
+                report.errors.append(f"{stream.name} {partition}: {type(error).__name__}: {error}")
+
+        # a few workers take the partitions in turn: a task per partition would hold thousands of
+        # waiting coroutines (Lingma's files: one per knowledge base) for the stream's whole life
+        waiting = iter(partitions)
+
+        async def worker() -> None:
+            for partition in waiting:
                 if refused.is_set():
                     return
-                cursor = cursors.get(partition)
-                report.cursors_before[partition] = cursor
-                ctx = StreamContext(
-                    source=source.name,
-                    stream=stream.name,
-                    client=client,
-                    settings=settings,
-                    cursor=cursor,
-                    full_refresh=self.full_refresh,
-                    run_id=self.run_id,
-                    known=known,
-                )
-                try:
-                    await self._drain(stream, ctx, partition, report)
-                except AuthError as error:
-                    if not refused.is_set():  # one line for the source, not one per partition
-                        refused.set()
-                        report.errors.append(_refused(error, source, settings))
-                except NotFoundError as error:
-                    report.failed_partitions[partition] = (
-                        f"{error}; check this id under sources.{source.name} in the configuration"
-                    )
-                except ApiError as error:
-                    report.errors.append(str(error))
-                except Exception as error:  # a bug or a warehouse failure: this stream stops, others go on
-                    log.info("%s %s failed", stream.name, partition or "", exc_info=True)
-                    report.errors.append(f"{stream.name} {partition}: {type(error).__name__}: {error}")
+                await one(partition)
 
-        await asyncio.gather(*(one(partition) for partition in partitions))
+        await asyncio.gather(*(worker() for _ in range(min(self.config.concurrency, len(partitions)))))
 
     async def _drain(self, stream: Stream, ctx: StreamContext, partition: str, report: StreamReport) -> None:
         """Queue each page for the writer, at most PAGES_AHEAD uncommitted; a failed commit stops here."""

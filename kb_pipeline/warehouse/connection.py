@@ -41,11 +41,6 @@ LARGEST_MEMORY_LIMIT_MB = 1024
 T = TypeVar("T")
 
 
-# pyarrow's default pool (jemalloc) keeps the memory of every freed batch for reuse, so the writer's
-# footprint would follow its largest batch ever; the C library's allocator gives it back.
-pyarrow.set_memory_pool(pyarrow.system_memory_pool())
-
-
 class Database:
     """The DuckDB file of a warehouse, open for writing or read-only, and the writer's lock.
 
