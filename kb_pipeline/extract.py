@@ -51,8 +51,10 @@ most this many bytes of records (as JSON), so memory is bounded by the window, n
 32 pages held 7 to 10 MiB less than 64 at no cost in time; 16 cost a fifth more time (BENCHMARKS.md,
 "Memory of a whole run")."""
 BATCH_PAGES = 32
-BATCH_BYTES = 2 * 2**20
-"""Most pages, and most bytes of records, the writer commits in one transaction."""
+BATCH_BYTES = 2**20
+"""Most pages, and most bytes of records, the writer commits in one transaction. 1 MiB rather than
+2 took about 14 MiB off a 400,000-document run's peak in the same time (BENCHMARKS.md, "Arrow's
+own pool, and smaller commits")."""
 
 
 def page_bytes(page: Page) -> int:
