@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
 LAND_A_PAGE = """
 import json, sys
 from pathlib import Path
@@ -29,9 +30,8 @@ print(json.dumps({
 def test_landing_a_page_uses_only_the_system_allocator(tmp_path: Path) -> None:
     """The Parquet writer's own buffers too: `pyarrow.set_memory_pool` alone did not reach them,
     and mimalloc kept 30 to 40 MiB of them for the whole run."""
-    environment = {name: value for name, value in os.environ.items() if name != "ARROW_DEFAULT_MEMORY_POOL"}
-    root = Path(__file__).resolve().parents[2]
-    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), environment.get("PYTHONPATH")]))
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    environment.pop("ARROW_DEFAULT_MEMORY_POOL", None)
     result = subprocess.run(
         [sys.executable, "-c", LAND_A_PAGE, str(tmp_path)],
         env=environment,
