@@ -200,13 +200,15 @@ def ui(
 ) -> None:
     """Open the Dagster UI (`dagster dev`) wired to a sandbox started here."""
     from kb_pipeline.demo import export_sandbox_environment, write_sandbox_config
-    from kb_pipeline.instance import use_shared_instance, write_workspace
+    from kb_pipeline.instance import open_instance, use_shared_instance, write_workspace
     from kb_pipeline.sandbox.server import SandboxServer
 
     with SandboxServer(seed=7, scale=scale, qps=None) as server:
         export_sandbox_environment()
         config_file = write_sandbox_config(server.url, server.dataset, data_dir)
         home = use_shared_instance()
+        with open_instance(home):
+            pass  # creates its storages and guards its pool slots before dagster dev's processes claim any
         workspace = write_workspace(data_dir)
         env = {**os.environ, CONFIG_ENV_VAR: str(config_file.resolve())}
         console.print(f"sandbox at {server.url}; Dagster UI at http://127.0.0.1:{port} (Ctrl-C stops both)")

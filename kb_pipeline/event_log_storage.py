@@ -12,6 +12,14 @@ cache, per database: the index and the few most recent runs' shards. Everything 
 their schema, Dagster's lock around each connection and its migrations, is the parent's, so the
 UI and `dagster dev`, which keep Dagster's own class, read and write the same files.
 `kb_pipeline.instance.open_instance` puts it in place of Dagster's default SQLite event log.
+
+It also makes the index refuse to hand a held pool slot to a second step. Dagster claims a slot
+by reading a free one and then writing its step into it, in two statements; in SQLite the read
+takes no lock, so two runs that claim at the same moment can both read the same free slot and
+both write it, and the pool's limit of one no longer holds. A trigger in the database skips a
+write that would replace one step's claim with another's, so the later claim changes nothing and
+Dagster sees it as blocked, whichever class or process wrote it (the UI's and a plain `dagster`
+command's included, once any `kb-pipeline` command has opened the instance).
 """
 
 from __future__ import annotations
@@ -30,6 +38,15 @@ from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy.engine import Connection, Engine
 
+HELD_SLOT_GUARD = "kb_pipeline_held_slot_stays_held"
+"""The trigger that keeps a claimed pool slot with its step until Dagster frees it (see module doc)."""
+CREATE_HELD_SLOT_GUARD = f"""
+CREATE TRIGGER IF NOT EXISTS {HELD_SLOT_GUARD}
+BEFORE UPDATE OF step_key ON concurrency_slots
+WHEN OLD.step_key IS NOT NULL AND NEW.step_key IS NOT NULL
+BEGIN SELECT RAISE(IGNORE); END
+"""
+
 RUN_SHARD_ENGINES = 4
 """Run shards whose engines stay open: a process writes one run at a time, the UI reads a few."""
 
@@ -41,6 +58,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._tables_present: set[str] = set()
         super().__init__(base_dir, inst_data)
+        self._guard_held_slots()
 
     @classmethod
     def from_config_value(
@@ -72,6 +90,20 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 engine.dispose()  # connections opened before `_initdb` set WAL mode keep the old mode
             with engine.connect() as connection, connection.begin():
                 yield connection
+
+    def _guard_held_slots(self) -> None:
+        """Add the held-slot trigger to the index, once (an index older than Dagster's pools has
+        no slots to guard)."""
+        with self.index_connection() as connection:
+            present = {
+                name
+                for (name,) in connection.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE name IN ('concurrency_slots', ?)",
+                    (HELD_SLOT_GUARD,),
+                )
+            }
+            if present == {"concurrency_slots"}:
+                connection.exec_driver_sql(CREATE_HELD_SLOT_GUARD)
 
     def has_table(self, table_name: str) -> bool:
         """Whether the index has `table_name`; asked on every check event, so a table once found is

@@ -6,20 +6,20 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
-from kb_pipeline.instance import PROJECT_HOME
+from kb_pipeline.instance import PROJECT_HOME, open_instance
 from kb_pipeline.sandbox import SandboxServer
 
 
 def new_dagster_home(home: Path) -> Path:
-    """A new Dagster instance at `home`, configured like the project's (its pools and limits)."""
+    """A new Dagster instance at `home`, configured like the project's (its pools and limits) and
+    opened once as `kb-pipeline` opens it (which guards its pool slots)."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(PROJECT_HOME / "dagster.yaml", home / "dagster.yaml")
     # create its SQLite storages now: processes that start together on a new instance would each
     # create (and stamp) them at once
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with open_instance(home) as instance:
         instance.get_runs(limit=1)
         instance.event_log_storage.get_concurrency_info("kb_warehouse")
         instance.schedule_storage.all_instigator_state()

@@ -9,13 +9,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-from sqlalchemy import event
+from dagster._core.storage.event_log.schema import ConcurrencySlotsTable
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
 from kb_pipeline.event_log_storage import RUN_SHARD_ENGINES, PooledSqliteEventLogStorage
 from kb_pipeline.instance import PROJECT_HOME, open_instance
 
 CHECKS = 12
+POOL = "kb_warehouse"
+STEP = "extract"
 
 
 @dg.asset(check_specs=[dg.AssetCheckSpec(f"check_{n}", asset="numbers") for n in range(CHECKS)])
@@ -105,3 +108,46 @@ def test_storage_configured_in_dagster_yaml_is_left_as_configured(tmp_path: Path
         assert not isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
         assert dg.materialize([numbers], instance=instance).success
     assert (tmp_path / "elsewhere").is_dir()
+
+
+def claim_slot_read_earlier(instance: dg.DagsterInstance, slot_id: int, run_id: str) -> int:
+    """Dagster's own write of a claim (`_claim_concurrency_slot`) to a slot it read as free before
+    another run took it: the race two runs claiming at once can meet. Rows changed."""
+    with instance.event_log_storage.index_connection() as connection:
+        return connection.execute(
+            ConcurrencySlotsTable.update()
+            .values(run_id=run_id, step_key=STEP)
+            .where(ConcurrencySlotsTable.c.id == slot_id)
+        ).rowcount
+
+
+def held_slot(instance: dg.DagsterInstance) -> tuple[int, str]:
+    with instance.event_log_storage.index_connection() as connection:
+        return connection.execute(
+            select(ConcurrencySlotsTable.c.id, ConcurrencySlotsTable.c.run_id).where(
+                ConcurrencySlotsTable.c.concurrency_key == POOL
+            )
+        ).one()
+
+
+def test_a_held_slot_is_not_taken_by_a_claim_that_read_it_free(tmp_path: Path) -> None:
+    guarded, unguarded = project_home(tmp_path / "guarded"), project_home(tmp_path / "unguarded")
+    with open_instance(guarded):
+        pass  # what every kb-pipeline command does first
+    for home in (guarded, unguarded):
+        # a plain `dagster` command's instance, Dagster's own class
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            instance.event_log_storage.initialize_concurrency_limit_to_default(POOL)  # as a run does
+            assert instance.event_log_storage.claim_concurrency_slot(POOL, "first", STEP).is_claimed
+            slot_id, holder = held_slot(instance)
+            assert holder == "first"
+            taken = claim_slot_read_earlier(instance, slot_id, "second")
+            assert held_slot(instance)[1] == ("first" if home == guarded else "second")
+            assert taken == (0 if home == guarded else 1)
+
+    with dg.DagsterInstance.from_config(str(guarded)) as instance:
+        storage = instance.event_log_storage
+        assert not storage.claim_concurrency_slot(POOL, "second", STEP).is_claimed
+        storage.free_concurrency_slots_for_run("first")  # the first run's step ended
+        assert storage.claim_concurrency_slot(POOL, "second", STEP).is_claimed
+        assert held_slot(instance)[1] == "second"
