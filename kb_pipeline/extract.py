@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine, Generator, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -46,7 +46,7 @@ PAGES_AHEAD = 16
 """Pages a partition may fetch before the oldest of them is committed."""
 WINDOW_PAGES = 32
 WINDOW_BYTES = 8 * 2**20
-"""Pages fetched and not yet committed, over every stream and partition: at most this many, of at
+"""Pages asked for and not yet committed, over every stream and partition: at most this many, of at
 most this many bytes of records (as JSON), so memory is bounded by the window, not the tenant.
 32 pages held 7 to 10 MiB less than 64 at no cost in time; 16 cost a fifth more time (BENCHMARKS.md,
 "Memory of a whole run")."""
@@ -63,21 +63,31 @@ def page_bytes(page: Page) -> int:
 
 
 class Window:
-    """Admits pages while fewer than `pages` of at most `size` bytes are in flight (one always fits)."""
+    """Pages fetched, or being fetched, and not yet committed: a page takes its place before its
+    request goes out (`enter`, fewer than `pages` at once), and its bytes once it has come (`fill`,
+    at most `size` of them, though a page always fits into a window holding no bytes). A partition
+    waiting for room thus holds no page, however many partitions a large tenant runs at once."""
 
     def __init__(self, pages: int, size: int) -> None:
         self.pages, self.size = pages, size
         self.held_pages = self.held_bytes = 0
         self._changed = asyncio.Event()
 
-    async def enter(self, size: int) -> None:
-        while self.held_pages and (self.held_pages >= self.pages or self.held_bytes + size > self.size):
+    async def _until(self, admitted: Callable[[], bool]) -> None:
+        while not admitted():
             self._changed.clear()
             await self._changed.wait()
+
+    async def enter(self) -> None:
+        await self._until(lambda: self.held_pages < self.pages)
         self.held_pages += 1
+
+    async def fill(self, size: int) -> None:
+        await self._until(lambda: not self.held_bytes or self.held_bytes + size <= self.size)
         self.held_bytes += size
 
-    def leave(self, size: int) -> None:
+    def leave(self, size: int = 0) -> None:
+        """A page committed, dropped or never fetched, with the bytes it had filled."""
         self.held_pages -= 1
         self.held_bytes -= size
         self._changed.set()
@@ -343,13 +353,14 @@ class Engine:
         """Queue each page for the writer, at most PAGES_AHEAD uncommitted; a failed commit stops here."""
         in_flight: deque[asyncio.Future[None]] = deque()
         loop = asyncio.get_running_loop()
+        pages = aiter(stream.extract(ctx, partition))
         try:
-            async for page in stream.extract(ctx, partition):
+            while True:
                 while len(in_flight) >= PAGES_AHEAD:
                     await in_flight.popleft()
-                normalized = NormalizedPage(page, stream.normalize(page))
-                size = page_bytes(page)
-                await self._window.enter(size)
+                if (admitted := await self._next_page(stream, pages)) is None:
+                    break
+                normalized, size = admitted
                 done = loop.create_future()
                 done.add_done_callback(lambda _, size=size: self._window.leave(size))
                 in_flight.append(done)
@@ -364,6 +375,24 @@ class Engine:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+    async def _next_page(
+        self, stream: Stream, pages: AsyncIterator[Page]
+    ) -> tuple[NormalizedPage, int] | None:
+        """The partition's next page, normalized, and its size, fetched once the window has room for
+        it (None when the partition has no more)."""
+        await self._window.enter()
+        try:
+            if (page := await anext(pages, None)) is not None:
+                size = page_bytes(page)
+                normalized = NormalizedPage(page, stream.normalize(page))
+                await self._window.fill(size)
+                return normalized, size
+        except BaseException:
+            self._window.leave()
+            raise
+        self._window.leave()
+        return None
 
 
 def _refused(error: AuthError, source: Source, settings: Any) -> str:
