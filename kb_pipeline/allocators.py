@@ -12,8 +12,8 @@ them back. Two allocators kept them instead:
 - glibc serves a large block (128 KiB and more) from its own mapping, returned when freed, but
   once such a block is freed it raises that threshold to the block's size, and the next ones come
   from its heaps instead, between small blocks that live on. A freed block there stays resident,
-  and each thread that allocated has a heap of its own: a 400,000-document run ended with some 40
-  MiB of them free and resident, against 10 for a small tenant. Fixed thresholds keep large blocks
+  and each thread that allocated has a heap of its own: a 400,000-document run ended with 70 MiB
+  free in them, against 27 for a small tenant. Fixed thresholds keep large blocks
   in mappings of their own and let the heaps shrink (BENCHMARKS.md, "glibc's thresholds").
 
 A setting the environment already makes (`ARROW_DEFAULT_MEMORY_POOL`, `MALLOC_MMAP_THRESHOLD_`,

@@ -1,5 +1,5 @@
-"""Memory a thread frees goes back to the system, as glibc on its own would not keep it doing
-(`kb_pipeline.allocators`): a fresh process, with and without the package loaded."""
+"""Blocks a thread frees go back to the system once the package is loaded (`kb_pipeline.allocators`),
+where glibc on its own keeps them resident: a fresh process each, with and without the package."""
 
 from __future__ import annotations
 
