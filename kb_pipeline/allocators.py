@@ -13,8 +13,9 @@ them back. Two allocators kept them instead:
   once such a block is freed it raises that threshold to the block's size, and the next ones come
   from its heaps instead, between small blocks that live on. A freed block there stays resident,
   and each thread that allocated has a heap of its own: a 400,000-document run ended with 70 MiB
-  free in them, against 27 for a small tenant. Fixed thresholds keep large blocks
-  in mappings of their own and let the heaps shrink (BENCHMARKS.md, "glibc's thresholds").
+  free in them, against 27 for a small tenant. Fixed thresholds keep large blocks in mappings of
+  their own and let the heaps shrink (BENCHMARKS.md, "Room in the window first, and glibc's
+  thresholds fixed").
 
 A setting the environment already makes (`ARROW_DEFAULT_MEMORY_POOL`, `MALLOC_MMAP_THRESHOLD_`,
 `MALLOC_TRIM_THRESHOLD_`) is left as it is.
@@ -35,7 +36,7 @@ LARGE_BLOCK_BYTES = 128 * 1024
 def configure() -> None:
     """Arrow on the C library's allocator, and glibc's thresholds fixed (where the C library is glibc)."""
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-    if not _is_glibc():
+    if not running_on_glibc():
         return
     mallopt = ctypes.CDLL(None).mallopt
     for variable, parameter in (
@@ -46,7 +47,8 @@ def configure() -> None:
             mallopt(parameter, LARGE_BLOCK_BYTES)
 
 
-def _is_glibc() -> bool:
+def running_on_glibc() -> bool:
+    """Whether the C library is glibc, whose `mallopt` parameters these are."""
     try:
         return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
     except (ValueError, OSError, AttributeError):  # not a GNU system
